@@ -1,0 +1,581 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+const (
+	maxBodyBytes         = 1 << 20
+	defaultLimit         = 100
+	maxLimit             = 1000
+	maxIdempotencyKeyLen = 255
+	readyTimeout         = time.Second
+	// exportWriteTimeout bounds each stretch of an export: it is cut off when
+	// the client stops reading, not when the export is merely long.
+	exportWriteTimeout = 30 * time.Second
+)
+
+// server holds what the handlers depend on.
+type server struct {
+	logger *slog.Logger
+	store  *Store
+	cfg    config
+}
+
+// newServer returns the service's whole HTTP handler: the routes behind the
+// middleware chain.
+func newServer(logger *slog.Logger, store *Store, cfg config) http.Handler {
+	s := &server{logger: logger, store: store, cfg: cfg}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	// A request passes these in order: observe (request id, recovery, the log
+	// line), cors, requireToken, then the route.
+	return s.observe(s.cors(s.requireToken(mux)))
+}
+
+// routes is the API's table of contents. ServeMux answers HEAD for every GET,
+// and 404 or 405 (with Allow) for the rest; observe makes those problem JSON.
+func (s *server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/todos", s.listTodos)
+	mux.HandleFunc("POST /v1/todos", s.createTodo)
+	mux.HandleFunc("DELETE /v1/todos", s.deleteTodos)
+	mux.HandleFunc("GET /v1/todos/{id}", s.getTodo)
+	mux.HandleFunc("PATCH /v1/todos/{id}", s.patchTodo)
+	mux.HandleFunc("PUT /v1/todos/{id}", s.replaceTodo)
+	mux.HandleFunc("DELETE /v1/todos/{id}", s.deleteTodo)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+}
+
+func (s *server) createTodo(w http.ResponseWriter, r *http.Request) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var in TodoInput
+	body, err := decode(w, r, &in, "application/json")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	t, problems := NewTodo(in)
+	if problems != nil {
+		writeError(w, r, invalidTodo(problems))
+		return
+	}
+	if key != nil {
+		sum := sha256.Sum256(body)
+		key.Fingerprint = sum[:]
+	}
+	t, replayed, err := s.store.CreateTodo(r.Context(), t, key)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	url := s.todoURL(r, t.ID)
+	w.Header().Set("Location", url)
+	w.Header().Set("ETag", t.ETag())
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	encode(w, r, http.StatusCreated, t.JSON(url))
+}
+
+func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
+	id, err := parseID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	t, err := s.store.FindTodo(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", t.ETag())
+	if inm := r.Header.Values("If-None-Match"); inm != nil && etagMatches(inm, t.ETag(), true) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	encode(w, r, http.StatusOK, t.JSON(s.todoURL(r, t.ID)))
+}
+
+func (s *server) patchTodo(w http.ResponseWriter, r *http.Request) {
+	s.updateTodo(w, r, []string{"application/json", "application/merge-patch+json"},
+		func(t *Todo, in TodoInput) []FieldError { return in.ApplyTo(t) })
+}
+
+func (s *server) replaceTodo(w http.ResponseWriter, r *http.Request) {
+	s.updateTodo(w, r, []string{"application/json"}, func(t *Todo, in TodoInput) []FieldError {
+		replacement, problems := NewTodo(in)
+		*t = replacement // the store keeps id, created_at and version
+		return problems
+	})
+}
+
+// updateTodo is PATCH and PUT: decode the body, then, in one transaction
+// with the write, check If-Match and apply the body with change.
+func (s *server) updateTodo(w http.ResponseWriter, r *http.Request, mediaTypes []string, change func(*Todo, TodoInput) []FieldError) {
+	id, err := parseID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var in TodoInput
+	if _, err := decode(w, r, &in, mediaTypes...); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	t, err := s.store.UpdateTodo(r.Context(), id, func(t *Todo) error {
+		if err := checkIfMatch(r, *t); err != nil {
+			return err
+		}
+		if problems := change(t, in); problems != nil {
+			return invalidTodo(problems)
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", t.ETag())
+	encode(w, r, http.StatusOK, t.JSON(s.todoURL(r, t.ID)))
+}
+
+func (s *server) deleteTodo(w http.ResponseWriter, r *http.Request) {
+	id, err := parseID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	err = s.store.DeleteTodo(r.Context(), id, func(t Todo) error { return checkIfMatch(r, t) })
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) deleteTodos(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r.URL.RawQuery, "completed")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.store.DeleteTodos(r.Context(), f.Completed); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r.URL.RawQuery, listParameters...)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if acceptsNDJSON(r) {
+		s.exportTodos(w, r, f)
+		return
+	}
+	if f.Limit == 0 {
+		f.Limit = defaultLimit
+	}
+	limit := f.Limit
+	f.Limit++ // one more row tells whether a next page exists
+	page := make([]todoJSON, 0, min(limit, 64))
+	var last Todo
+	more := false
+	err = s.store.ListTodos(r.Context(), f, func(t Todo) error {
+		if len(page) == limit {
+			more = true
+			return nil
+		}
+		last = t
+		page = append(page, t.JSON(s.todoURL(r, t.ID)))
+		return nil
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if more {
+		next := r.URL.Query() // already checked by parseFilter
+		next.Set("cursor", encodeCursor(f, last))
+		w.Header().Set("Link", "<"+s.baseURL(r)+"/v1/todos?"+next.Encode()+`>; rel="next"`)
+	}
+	encode(w, r, http.StatusOK, page)
+}
+
+// exportTodos streams every todo that f selects as NDJSON, a row at a time.
+func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
+	var problems []FieldError
+	for _, name := range []string{"cursor", "limit"} {
+		if r.URL.Query().Has(name) {
+			problems = append(problems, FieldError{name, "does not apply to an export (Accept: application/x-ndjson)"})
+		}
+	}
+	if problems != nil {
+		writeError(w, r, queryError(problems))
+		return
+	}
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	var extended time.Time
+	rows := 0
+	err := s.store.ListTodos(r.Context(), f, func(t Todo) error {
+		if rows == 0 {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+		}
+		if now := time.Now(); now.Sub(extended) > time.Second {
+			extended = now
+			if err := rc.SetWriteDeadline(now.Add(exportWriteTimeout)); err != nil {
+				return err
+			}
+		}
+		rows++
+		return enc.Encode(t.JSON(s.todoURL(r, t.ID)))
+	})
+	switch {
+	case err == nil && rows == 0:
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+	case err != nil && rows == 0:
+		writeError(w, r, err)
+	case err != nil:
+		// The status is sent: end the stream without its last chunk, so the
+		// client sees that the export is incomplete.
+		requestInfoFrom(r.Context()).logger.Warn("export cut short", "rows", rows, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	encode(w, r, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		writeError(w, r, &Error{Code: EUNAVAILABLE, Message: "the database does not answer", Err: err})
+		return
+	}
+	encode(w, r, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// baseURL is where clients reach the API: the configured public URL, or the
+// request's own scheme and host.
+func (s *server) baseURL(r *http.Request) string {
+	if s.cfg.baseURL != "" {
+		return s.cfg.baseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := r.Host
+	if host == "" { // HTTP/1.0 may send none
+		host = "localhost"
+	}
+	return scheme + "://" + host
+}
+
+func (s *server) todoURL(r *http.Request, id int64) string {
+	return s.baseURL(r) + "/v1/todos/" + strconv.FormatInt(id, 10)
+}
+
+// encode answers with v as JSON.
+func encode(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	body = append(body, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body) // an error here means the client is gone; nothing to do
+}
+
+// decode reads r's body, a JSON object, into v; the body must be one of
+// mediaTypes. It returns the body, for fingerprints.
+func decode(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) ([]byte, error) {
+	// A Content-Type on a request without a body is ignored: it is then an empty body.
+	if r.ContentLength != 0 && !hasMediaType(r, mediaTypes) {
+		return nil, Errorf(EUNSUPPORTED, "the body must be %s", strings.Join(mediaTypes, " or "))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, Errorf(ETOOLARGE, "the body is larger than %d bytes", maxBodyBytes)
+	case err != nil:
+		return nil, &Error{Code: EMALFORMED, Message: "the body could not be read", Err: err}
+	case len(bytes.TrimSpace(body)) == 0:
+		return nil, Errorf(EMALFORMED, "the body is empty; send a JSON object")
+	case !utf8.Valid(body):
+		return nil, Errorf(EMALFORMED, "the body is not valid UTF-8")
+	case !json.Valid(body):
+		return nil, Errorf(EMALFORMED, "the body is not valid JSON, or has data after its end")
+	case bytes.TrimLeft(body, " \t\r\n")[0] != '{':
+		return nil, Errorf(EMALFORMED, "the body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return nil, bodyFieldError(err)
+	}
+	return body, nil
+}
+
+// bodyFieldError turns encoding/json's error about one field into a 400 that
+// names the field, without Go's words.
+func bodyFieldError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		want := "of another type"
+		switch typeErr.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Int64:
+			want = "an integer"
+		}
+		return &Error{Code: EMALFORMED, Message: "a field has the wrong type",
+			Fields: []FieldError{{typeErr.Field, "must be " + want}}, Err: err}
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name, _ = strconv.Unquote(name)
+		return &Error{Code: EMALFORMED, Message: "the body has an unknown field",
+			Fields: []FieldError{{name, "is not a field of a todo"}}, Err: err}
+	}
+	return &Error{Code: EMALFORMED, Message: "the body could not be read as a todo", Err: err}
+}
+
+func hasMediaType(r *http.Request, mediaTypes []string) bool {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return false
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return false
+	}
+	return slices.Contains(mediaTypes, mt)
+}
+
+// acceptsNDJSON reports whether the client asked for the NDJSON export.
+func acceptsNDJSON(r *http.Request) bool {
+	for _, accept := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(accept, ",") {
+			mt, params, err := mime.ParseMediaType(part)
+			if err != nil || mt != "application/x-ndjson" {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if v, err := strconv.ParseFloat(q, 64); err != nil || v <= 0 {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func invalidTodo(problems []FieldError) error {
+	return &Error{Code: EINVALID, Message: "the todo is not valid", Fields: problems}
+}
+
+// parseID reads the {id} of the path: a positive integer, written plainly.
+func parseID(r *http.Request) (int64, error) {
+	s := r.PathValue("id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != s {
+		return 0, &Error{Code: EMALFORMED, Message: "the id in the path must be a positive integer",
+			Fields: []FieldError{{"id", "must be a positive integer"}}}
+	}
+	return id, nil
+}
+
+// idempotencyKey reads the Idempotency-Key header, or returns nil without one.
+func idempotencyKey(r *http.Request) (*IdempotencyKey, error) {
+	values := r.Header.Values("Idempotency-Key")
+	if values == nil {
+		return nil, nil
+	}
+	if len(values) > 1 || !printableASCII(values[0], maxIdempotencyKeyLen) {
+		return nil, &Error{Code: EMALFORMED, Message: "the Idempotency-Key header is not valid",
+			Fields: []FieldError{{"Idempotency-Key", fmt.Sprintf("must be one value of 1 to %d printable ASCII characters", maxIdempotencyKeyLen)}}}
+	}
+	return &IdempotencyKey{Key: values[0]}, nil
+}
+
+func printableASCII(s string, maxLen int) bool {
+	if len(s) == 0 || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// etagMatches reports whether a list of entity tags (If-Match or
+// If-None-Match) matches etag; weak comparison ignores a W/ prefix.
+func etagMatches(lists []string, etag string, weak bool) bool {
+	for _, list := range lists {
+		for tag := range strings.SplitSeq(list, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "*" {
+				return true
+			}
+			if rest, ok := strings.CutPrefix(tag, "W/"); ok {
+				if !weak {
+					continue
+				}
+				tag = rest
+			}
+			if tag == etag {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkIfMatch is the If-Match precondition of a write on t.
+func checkIfMatch(r *http.Request, t Todo) error {
+	if im := r.Header.Values("If-Match"); im != nil && !etagMatches(im, t.ETag(), false) {
+		return Errorf(EPRECONDITION, "If-Match does not match the todo's current ETag")
+	}
+	return nil
+}
+
+// listParameters are the query parameters of GET /v1/todos.
+var listParameters = []string{"completed", "q", "due_before", "due_after", "updated_since", "sort", "limit", "cursor"}
+
+// parseFilter reads a query string into a Filter. Only the parameters named
+// in allowed may appear; every bad or unknown one is named in the error.
+func parseFilter(rawQuery string, allowed ...string) (Filter, error) {
+	f := Filter{Sort: SortByID}
+	var problems []FieldError
+	bad := func(name, message string) { problems = append(problems, FieldError{name, message}) }
+	timeParam := func(name, v string) *time.Time {
+		t, err := ParseTime(v)
+		if err != nil {
+			bad(name, "must be an RFC 3339 date-time, like 2026-11-22T10:04:05Z (a + in an offset is sent as %2B)")
+		}
+		return &t
+	}
+	values, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return f, queryError([]FieldError{{"query", "is not a valid query string"}})
+	}
+	for name, vs := range values {
+		v := vs[0]
+		switch {
+		case !slices.Contains(allowed, name):
+			bad(name, "is not a parameter of this route")
+		case len(vs) > 1:
+			bad(name, "is given more than once")
+		case name == "completed":
+			if v != "true" && v != "false" {
+				bad(name, "must be true or false")
+			}
+			completed := v == "true"
+			f.Completed = &completed
+		case name == "q":
+			if !utf8.ValidString(v) {
+				bad(name, "must be valid UTF-8")
+			}
+			f.Text = v
+		case name == "due_before":
+			f.DueBefore = timeParam(name, v)
+		case name == "due_after":
+			f.DueAfter = timeParam(name, v)
+		case name == "updated_since":
+			f.UpdatedSince = timeParam(name, v)
+		case name == "sort":
+			key, desc := strings.CutPrefix(v, "-")
+			if _, ok := sortExpr[SortKey(key)]; !ok {
+				bad(name, "must be id, due, order or updated_at, with a - before it to reverse")
+			}
+			f.Sort, f.Descending = SortKey(key), desc
+		case name == "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxLimit {
+				bad(name, fmt.Sprintf("must be an integer from 1 to %d", maxLimit))
+			}
+			f.Limit = n
+		}
+	}
+	if cursor := values.Get("cursor"); values.Has("cursor") && problems == nil {
+		var ok bool
+		if f.After, ok = decodeCursor(f, cursor); !ok {
+			bad("cursor", "is not a cursor of this list; take it from the next link")
+		}
+	}
+	if problems != nil {
+		return f, queryError(problems)
+	}
+	return f, nil
+}
+
+// queryError is the 400 for bad query parameters, each named.
+func queryError(problems []FieldError) error {
+	slices.SortFunc(problems, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+	names := make([]string, len(problems))
+	for i, p := range problems {
+		names[i] = p.Field
+	}
+	return &Error{Code: EMALFORMED, Message: "bad query parameter: " + strings.Join(names, ", "), Fields: problems}
+}
+
+// A cursor is the sort it belongs to and the last row's place in it, so
+// that a cursor of one sort is refused by another.
+func encodeCursor(f Filter, last Todo) string {
+	raw := fmt.Sprintf("%s:%t:%d:%d", f.Sort, f.Descending, f.Sort.Value(last), last.ID)
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeCursor(f Filter, cursor string) (*Position, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return nil, false
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 4 || parts[0] != string(f.Sort) || parts[1] != strconv.FormatBool(f.Descending) {
+		return nil, false
+	}
+	value, err1 := strconv.ParseInt(parts[2], 10, 64)
+	id, err2 := strconv.ParseInt(parts[3], 10, 64)
+	if err1 != nil || err2 != nil || id < 0 {
+		return nil, false
+	}
+	return &Position{Value: value, ID: id}, true
+}

@@ -1,0 +1,162 @@
+// Command todo is a to-do list REST service on net/http and SQLite.
+// See README.md for its API and configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Bounds of the HTTP server and of a graceful stop.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second // enough for a 1 MiB body on a slow link
+	writeTimeout      = 30 * time.Second // an export extends its own, as it goes
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	shutdownTimeout   = 10 * time.Second
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "todo:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the service's configuration, from flags and the environment.
+type config struct {
+	addr        string
+	db          string
+	token       string
+	corsOrigins []string // "*" for any
+	baseURL     string   // without a trailing slash
+	logFormat   string
+	logLevel    slog.Level
+}
+
+// run is the whole program: it serves until ctx is done, then stops
+// gracefully. It prints the bound address on one line to stdout, and logs to
+// stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+
+	store, err := OpenStore(cfg.db)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return errors.Join(err, store.Close())
+	}
+	srv := &http.Server{
+		Handler:           newServer(logger, store, cfg),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	logger.Info("started", "addr", ln.Addr().String(), "db", cfg.db)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served: // Serve failed before any signal
+		return errors.Join(err, store.Close())
+	case <-ctx.Done():
+	}
+
+	logger.Info("stopping: finishing the requests in flight", "bound", shutdownTimeout.String())
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(stopCtx); err != nil {
+		logger.Warn("requests still in flight at the bound were cut off", "err", err)
+		srv.Close()
+	}
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var cfg config
+	var origins, baseURL, level string
+	env := func(name, fallback string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return fallback
+	}
+	fs := flag.NewFlagSet("todo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", env("TODO_ADDR", "localhost:8080"), "listen address; port 0 picks a free one (TODO_ADDR)")
+	fs.StringVar(&cfg.db, "db", env("TODO_DB", "todo.db"), "SQLite file, or :memory: (TODO_DB)")
+	fs.StringVar(&cfg.token, "token", env("TODO_TOKEN", ""), "bearer token that every /v1 route requires (TODO_TOKEN)")
+	fs.StringVar(&origins, "cors-origins", env("TODO_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS, or * (TODO_CORS_ORIGINS)")
+	fs.StringVar(&baseURL, "base-url", env("TODO_BASE_URL", ""), "public base URL for url, Location and Link (TODO_BASE_URL)")
+	fs.StringVar(&cfg.logFormat, "log-format", env("TODO_LOG_FORMAT", "text"), "text or json (TODO_LOG_FORMAT)")
+	fs.StringVar(&level, "log-level", env("TODO_LOG_LEVEL", "info"), "debug, info, warn or error (TODO_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return cfg, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
+		return cfg, fmt.Errorf("-log-level must be debug, info, warn or error, not %q", level)
+	}
+	for o := range strings.SplitSeq(origins, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "") {
+			return cfg, fmt.Errorf("-cors-origins: %q is not an origin like https://example.com, nor *", o)
+		}
+		cfg.corsOrigins = append(cfg.corsOrigins, o)
+	}
+	if baseURL != "" {
+		u, err := url.Parse(baseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return cfg, fmt.Errorf("-base-url: %q is not an absolute http or https URL", baseURL)
+		}
+		cfg.baseURL = strings.TrimRight(baseURL, "/")
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,184 @@
+package main
+
+// The middleware that every request passes, in this order: observe, cors,
+// requireToken. Each is a plain func(http.Handler) http.Handler.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+)
+
+const maxRequestIDLen = 128
+
+// CORS: what a preflight allows and what a browser may read.
+const (
+	corsAllowMethods  = "GET, HEAD, POST, PUT, PATCH, DELETE"
+	corsAllowHeaders  = "Content-Type, Authorization, If-Match, If-None-Match, Idempotency-Key, X-Request-ID"
+	corsExposeHeaders = "ETag, Location, Link, X-Request-ID, Retry-After, Idempotent-Replayed"
+)
+
+// requestInfo is what every handler may need to know of its request.
+type requestInfo struct {
+	id     string
+	logger *slog.Logger // carries request_id
+}
+
+type requestInfoKey struct{}
+
+func requestInfoFrom(ctx context.Context) requestInfo {
+	if info, ok := ctx.Value(requestInfoKey{}).(requestInfo); ok {
+		return info
+	}
+	return requestInfo{logger: slog.Default()}
+}
+
+// observe gives each request its id (the client's, if sane), recovers a
+// panic as a 500, and writes one log line when the request is done.
+func (s *server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if !printableASCII(id, maxRequestIDLen) {
+			id = rand.Text()
+		}
+		info := requestInfo{id: id, logger: s.logger.With("request_id", id)}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		w.Header().Set("X-Request-ID", id)
+		rec := &recorder{ResponseWriter: w, req: r}
+
+		defer func() {
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler {
+				info.logger.Error("panic", "panic", p, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeError(rec, r, fmt.Errorf("panic: %v", p))
+					p = nil
+				}
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			info.logger.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method), slog.String("route", r.Pattern),
+				slog.String("path", r.URL.Path), slog.Int("status", status),
+				slog.Int64("bytes", rec.bytes), slog.Duration("duration", time.Since(start)))
+			if p != nil { // the response was under way: abort it so the client sees it broken
+				panic(http.ErrAbortHandler)
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// recorder notes the status and size of a response for the log line.
+type recorder struct {
+	http.ResponseWriter
+	req    *http.Request
+	status int
+	bytes  int64
+	// muxError is set when the mux's own plain-text 404 or 405 is answered
+	// as problem JSON instead; discard, once that is written, drops the text.
+	muxError, discard bool
+}
+
+func (w *recorder) WriteHeader(status int) {
+	// ServeMux answers an unknown path, or a method the path does not serve,
+	// itself, before any pattern is set on the request.
+	if w.status == 0 && !w.muxError && w.req.Pattern == "" &&
+		(status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+		w.muxError = true
+		err := Errorf(ENOTFOUND, "there is nothing at this path")
+		if status == http.StatusMethodNotAllowed {
+			err = Errorf(ENOTALLOWED, "this path does not serve %s; see Allow", w.req.Method)
+		}
+		writeError(w, w.req, err)
+		w.discard = true
+		return
+	}
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.discard {
+		return len(b), nil
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requireToken asks every route but the health checks for the bearer token,
+// when one is configured. The compare takes the same time for any token.
+func (s *server) requireToken(next http.Handler) http.Handler {
+	if s.cfg.token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(s.cfg.token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+			scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+				writeError(w, r, Errorf(EUNAUTHORIZED, "a valid bearer token is required"))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors lets the configured origins' browsers call the API, and answers their
+// preflight requests.
+func (s *server) cors(next http.Handler) http.Handler {
+	if len(s.cfg.corsOrigins) == 0 {
+		return next
+	}
+	anyOrigin := slices.Contains(s.cfg.corsOrigins, "*")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		origin := r.Header.Get("Origin")
+		allowed := origin != "" && (anyOrigin || slices.Contains(s.cfg.corsOrigins, origin))
+		if allowed {
+			if anyOrigin {
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+			}
+			h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if allowed {
+				h.Set("Access-Control-Allow-Methods", corsAllowMethods)
+				h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+				h.Set("Access-Control-Max-Age", "600")
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

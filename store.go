@@ -1,0 +1,480 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+//go:embed schema.sql
+var schemaSQL string
+
+const (
+	queryTimeout   = 5 * time.Second  // the bound on every query but an export
+	exportTimeout  = 10 * time.Minute // an export streams at the client's pace
+	idempotencyTTL = 24 * time.Hour
+	busyTimeoutMS  = 5000 // how long SQLite itself waits for a lock held by another process
+)
+
+// Store keeps the todos in one SQLite file.
+type Store struct {
+	// write has a single connection. SQLite lets one writer in at a time;
+	// queueing writers here, each with a deadline, instead of inside SQLite
+	// means that no request ever sees "database is locked".
+	write *sql.DB
+	// read is a pool of read-only connections. In WAL mode readers see the
+	// last commit and never wait for the writer.
+	read *sql.DB
+	// Timeout bounds every query but an export; a query that runs out of it
+	// fails as EUNAVAILABLE (503).
+	Timeout time.Duration
+	now     func() time.Time
+}
+
+// IdempotencyKey is a client's key for a create, with a fingerprint of its request.
+type IdempotencyKey struct {
+	Key         string
+	Fingerprint []byte
+}
+
+// OpenStore opens (or creates) the database at path, or a throwaway one in
+// memory for ":memory:", and brings its schema up to date.
+func OpenStore(path string) (*Store, error) {
+	s := &Store{Timeout: queryTimeout, now: time.Now}
+	// synchronous=FULL: in WAL mode a commit returns only after the WAL is
+	// fsynced, so a 201 survives a crash of the process or of the machine.
+	params := fmt.Sprintf("_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_busy_timeout=%d", busyTimeoutMS)
+	if path == ":memory:" {
+		// Every connection to :memory: is a database of its own: use just one.
+		db, err := sql.Open("sqlite3", ":memory:?_foreign_keys=1")
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(1)
+		s.write, s.read = db, db
+	} else {
+		var err error
+		// _txlock=immediate: a write transaction takes the write lock at BEGIN,
+		// so it never fails half-way on a lock it could not upgrade.
+		if s.write, err = sql.Open("sqlite3", path+"?"+params+"&_txlock=immediate"); err != nil {
+			return nil, err
+		}
+		s.write.SetMaxOpenConns(1)
+		if s.read, err = sql.Open("sqlite3", path+"?"+params+"&_query_only=1"); err != nil {
+			s.write.Close()
+			return nil, err
+		}
+		readers := max(4, runtime.NumCPU())
+		s.read.SetMaxOpenConns(readers)
+		s.read.SetMaxIdleConns(readers)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database; the last connection to close checkpoints the WAL.
+func (s *Store) Close() error {
+	var err error
+	if s.read != s.write {
+		err = s.read.Close()
+	}
+	return errors.Join(err, s.write.Close())
+}
+
+// migrate applies the sections of schema.sql that the database has not seen.
+func (s *Store) migrate(ctx context.Context) error {
+	migrations, err := parseMigrations(schemaSQL)
+	if err != nil {
+		return err
+	}
+	var version, tables int
+	if err := s.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("its schema version is %d, newer than this program knows (%d): run a newer todo", version, len(migrations))
+	}
+	if version == 0 {
+		if err := s.write.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+			return err
+		}
+		if tables > 0 {
+			return errors.New("it is not a todo database: it has tables but no schema version")
+		}
+	}
+	for v := version + 1; v <= len(migrations); v++ {
+		err := s.writeTx(ctx, func(tx *sql.Tx, _ time.Time) error {
+			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// parseMigrations splits schema.sql at its "-- version N" lines, which must
+// count up from 1.
+func parseMigrations(schema string) ([]string, error) {
+	var migrations []string
+	for _, line := range strings.Split(schema, "\n") {
+		if n, ok := strings.CutPrefix(line, "-- version "); ok {
+			if v, err := strconv.Atoi(n); err != nil || v != len(migrations)+1 {
+				return nil, fmt.Errorf("schema.sql: %q is out of sequence", line)
+			}
+			migrations = append(migrations, "")
+		} else if len(migrations) > 0 {
+			migrations[len(migrations)-1] += line + "\n"
+		}
+	}
+	return migrations, nil
+}
+
+// Ping checks that the database answers a read.
+func (s *Store) Ping(ctx context.Context) error {
+	var v int
+	if err := s.read.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return s.dbError(ctx, "ping", err)
+	}
+	return nil
+}
+
+// writeTx runs fn in a transaction on the writer connection and commits it.
+// now is the time of the write, taken once for the whole transaction.
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dbError(ctx, "begin", err)
+	}
+	defer tx.Rollback() // after a commit it does nothing
+	if err := fn(tx, s.now().UTC().Truncate(time.Millisecond)); err != nil {
+		return s.dbError(ctx, "write", err)
+	}
+	// Durability: with journal_mode=WAL and synchronous=FULL, COMMIT returns
+	// only after the WAL has been fsynced. The handlers answer a write only
+	// after this returns nil, so an acknowledged write survives a crash.
+	if err := tx.Commit(); err != nil {
+		return s.dbError(ctx, "commit", err)
+	}
+	return nil
+}
+
+// dbError turns a database error into an *Error: a deadline or a lock is
+// EUNAVAILABLE, an *Error passes through, anything else is internal.
+func (s *Store) dbError(ctx context.Context, op string, err error) error {
+	var e *Error
+	var se sqlite3.Error
+	switch {
+	case errors.As(err, &e):
+		return err
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked):
+		return &Error{Code: EUNAVAILABLE, Message: "the database did not answer in time", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// CreateTodo stores t as a new todo and returns it with its id and times.
+// With a key, a retry of the same request within a day returns the todo as it
+// was created and replayed true; the same key with another request is EINVALID.
+func (s *Store) CreateTodo(ctx context.Context, t Todo, key *IdempotencyKey) (created Todo, replayed bool, err error) {
+	err = s.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		if key != nil {
+			prior, found, err := findIdempotent(ctx, tx, *key, now)
+			if err != nil || found {
+				created, replayed = prior, found
+				return err
+			}
+		}
+		t.stamp(nil, now)
+		if err := insertTodo(ctx, tx, &t); err != nil {
+			return err
+		}
+		created = t
+		if key != nil {
+			return saveIdempotent(ctx, tx, *key, t, now)
+		}
+		return nil
+	})
+	return created, replayed, err
+}
+
+// UpdateTodo changes the todo with id by calling change on it, all in one
+// transaction, so that a check inside change (If-Match) is atomic with the
+// write. A change that leaves the content as it was writes nothing.
+func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) error) (Todo, error) {
+	var t Todo
+	err := s.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		old, err := findTodo(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		t = old
+		if err := change(&t); err != nil {
+			return err
+		}
+		if sameContent(old, t) {
+			t = old
+			return nil
+		}
+		t.stamp(&old, now)
+		return updateTodo(ctx, tx, t)
+	})
+	return t, err
+}
+
+// DeleteTodo deletes the todo with id if check, called on it in the same
+// transaction, returns nil.
+func (s *Store) DeleteTodo(ctx context.Context, id int64, check func(Todo) error) error {
+	return s.writeTx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		t, err := findTodo(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := check(t); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM todos WHERE id = ?", id)
+		return err
+	})
+}
+
+// DeleteTodos deletes every todo, or only those whose completed is *completed.
+func (s *Store) DeleteTodos(ctx context.Context, completed *bool) error {
+	return s.writeTx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		var err error
+		if completed == nil {
+			_, err = tx.ExecContext(ctx, "DELETE FROM todos")
+		} else {
+			_, err = tx.ExecContext(ctx, "DELETE FROM todos WHERE completed = ?", *completed)
+		}
+		return err
+	})
+}
+
+// FindTodo returns the todo with id, or ENOTFOUND.
+func (s *Store) FindTodo(ctx context.Context, id int64) (Todo, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	t, err := findTodo(ctx, s.read, id)
+	if err != nil {
+		return Todo{}, s.dbError(ctx, "find todo", err)
+	}
+	return t, nil
+}
+
+// ListTodos calls each for every todo that f selects, in f's order, reading
+// the rows as it goes: memory does not grow with their number. With no limit
+// (an export) the query is bounded by exportTimeout instead of s.Timeout.
+func (s *Store) ListTodos(ctx context.Context, f Filter, each func(Todo) error) error {
+	timeout := s.Timeout
+	if f.Limit == 0 {
+		timeout = exportTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	query, args := listQuery(f)
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return s.dbError(ctx, "list todos", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanTodo(rows)
+		if err != nil {
+			return s.dbError(ctx, "list todos", err)
+		}
+		if err := each(t); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.dbError(ctx, "list todos", err)
+	}
+	return nil
+}
+
+// sortExpr is the SQL for each sort key; each has an index ending in id.
+var sortExpr = map[SortKey]string{
+	SortByID:        "id",
+	SortByDue:       "ifnull(due, 9223372036854775807)", // noDue; as in the index todos_by_due
+	SortByOrder:     `"order"`,
+	SortByUpdatedAt: "updated_at",
+}
+
+// listQuery builds the SELECT for f. Paging is by keyset (the last row's sort
+// value and id), so that a page costs the same deep in the list as at its
+// head, and a row inserted meanwhile is neither skipped nor repeated.
+func listQuery(f Filter) (string, []any) {
+	var where []string
+	var args []any
+	if f.Completed != nil {
+		where, args = append(where, "completed = ?"), append(args, *f.Completed)
+	}
+	if f.Text != "" {
+		// LIKE folds ASCII case; the escapes make % and _ in the text literal.
+		pattern := "%" + likeEscaper.Replace(f.Text) + "%"
+		where = append(where, `(title LIKE ? ESCAPE '\' OR notes LIKE ? ESCAPE '\')`)
+		args = append(args, pattern, pattern)
+	}
+	if f.DueBefore != nil {
+		where, args = append(where, "due < ?"), append(args, f.DueBefore.UnixMilli())
+	}
+	if f.DueAfter != nil {
+		where, args = append(where, "due >= ?"), append(args, f.DueAfter.UnixMilli())
+	}
+	if f.UpdatedSince != nil {
+		where, args = append(where, "updated_at >= ?"), append(args, f.UpdatedSince.UnixMilli())
+	}
+	key, dir, cmp := sortExpr[f.Sort], "ASC", ">"
+	if f.Descending {
+		dir, cmp = "DESC", "<"
+	}
+	if f.After != nil {
+		if f.Sort == SortByID {
+			where, args = append(where, "id "+cmp+" ?"), append(args, f.After.ID)
+		} else {
+			where = append(where, "("+key+", id) "+cmp+" (?, ?)")
+			args = append(args, f.After.Value, f.After.ID)
+		}
+	}
+
+	var q strings.Builder
+	q.WriteString("SELECT " + todoColumns + " FROM todos")
+	if len(where) > 0 {
+		q.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	if f.Sort == SortByID {
+		q.WriteString(" ORDER BY id " + dir)
+	} else {
+		q.WriteString(" ORDER BY " + key + " " + dir + ", id " + dir)
+	}
+	if f.Limit > 0 {
+		q.WriteString(" LIMIT ?")
+		args = append(args, f.Limit)
+	}
+	return q.String(), args
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+const todoColumns = `id, title, notes, completed, "order", due, created_at, updated_at, completed_at, version`
+
+// querier is what *sql.DB and *sql.Tx share, so that the helpers below run
+// on the reader pool or inside a write transaction alike.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func findTodo(ctx context.Context, q querier, id int64) (Todo, error) {
+	t, err := scanTodo(q.QueryRowContext(ctx, "SELECT "+todoColumns+" FROM todos WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Todo{}, Errorf(ENOTFOUND, "todo %d does not exist", id)
+	}
+	return t, err
+}
+
+func scanTodo(row interface{ Scan(...any) error }) (Todo, error) {
+	var t Todo
+	var due, completedAt sql.NullInt64
+	var createdAt, updatedAt int64
+	err := row.Scan(&t.ID, &t.Title, &t.Notes, &t.Completed, &t.Order, &due,
+		&createdAt, &updatedAt, &completedAt, &t.Version)
+	t.Due, t.CompletedAt = timePtr(due), timePtr(completedAt)
+	t.CreatedAt, t.UpdatedAt = time.UnixMilli(createdAt).UTC(), time.UnixMilli(updatedAt).UTC()
+	return t, err
+}
+
+func timePtr(ms sql.NullInt64) *time.Time {
+	if !ms.Valid {
+		return nil
+	}
+	t := time.UnixMilli(ms.Int64).UTC()
+	return &t
+}
+
+func millis(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func insertTodo(ctx context.Context, tx *sql.Tx, t *Todo) error {
+	return tx.QueryRowContext(ctx, `INSERT INTO todos
+		(title, notes, completed, "order", due, created_at, updated_at, completed_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		t.Title, t.Notes, t.Completed, t.Order, millis(t.Due),
+		t.CreatedAt.UnixMilli(), t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version,
+	).Scan(&t.ID)
+}
+
+func updateTodo(ctx context.Context, tx *sql.Tx, t Todo) error {
+	_, err := tx.ExecContext(ctx, `UPDATE todos SET
+		title = ?, notes = ?, completed = ?, "order" = ?, due = ?,
+		updated_at = ?, completed_at = ?, version = ? WHERE id = ?`,
+		t.Title, t.Notes, t.Completed, t.Order, millis(t.Due),
+		t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, t.ID)
+	return err
+}
+
+// findIdempotent looks up a key younger than a day.
+func findIdempotent(ctx context.Context, tx *sql.Tx, key IdempotencyKey, now time.Time) (Todo, bool, error) {
+	var fingerprint, snapshot []byte
+	err := tx.QueryRowContext(ctx,
+		"SELECT fingerprint, todo FROM idempotency_keys WHERE key = ? AND created_at >= ?",
+		key.Key, now.Add(-idempotencyTTL).UnixMilli()).Scan(&fingerprint, &snapshot)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Todo{}, false, nil
+	}
+	if err != nil {
+		return Todo{}, false, err
+	}
+	if !bytes.Equal(fingerprint, key.Fingerprint) {
+		return Todo{}, false, Errorf(EINVALID, "the Idempotency-Key was already used for a different request")
+	}
+	var t Todo
+	if err := json.Unmarshal(snapshot, &t); err != nil {
+		return Todo{}, false, fmt.Errorf("read idempotency snapshot: %w", err)
+	}
+	return t, true, nil
+}
+
+// saveIdempotent records key for the todo t just created, and forgets the
+// keys that have expired.
+func saveIdempotent(ctx context.Context, tx *sql.Tx, key IdempotencyKey, t Todo, now time.Time) error {
+	snapshot, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE created_at < ?",
+		now.Add(-idempotencyTTL).UnixMilli()); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx,
+		"INSERT INTO idempotency_keys (key, fingerprint, todo, created_at) VALUES (?, ?, ?, ?)",
+		key.Key, key.Fingerprint, snapshot, now.UnixMilli())
+	return err
+}
