@@ -92,11 +92,11 @@ func (s *server) createTodo(w http.ResponseWriter, r *http.Request) {
 	}
 	url := s.todoURL(r, t.ID)
 	w.Header().Set("Location", url)
-	w.Header().Set("ETag", t.ETag())
+	w.Header().Set("ETag", etag(t))
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	encode(w, r, http.StatusCreated, t.JSON(url))
+	encode(w, r, http.StatusCreated, t.toJSON(url))
 }
 
 func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
@@ -110,12 +110,12 @@ func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", t.ETag())
-	if inm := r.Header.Values("If-None-Match"); inm != nil && etagMatches(inm, t.ETag(), true) {
+	w.Header().Set("ETag", etag(t))
+	if inm := r.Header.Values("If-None-Match"); inm != nil && etagMatches(inm, etag(t), true) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	encode(w, r, http.StatusOK, t.JSON(s.todoURL(r, t.ID)))
+	encode(w, r, http.StatusOK, t.toJSON(s.todoURL(r, t.ID)))
 }
 
 func (s *server) patchTodo(w http.ResponseWriter, r *http.Request) {
@@ -157,8 +157,8 @@ func (s *server) updateTodo(w http.ResponseWriter, r *http.Request, mediaTypes [
 		writeError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", t.ETag())
-	encode(w, r, http.StatusOK, t.JSON(s.todoURL(r, t.ID)))
+	w.Header().Set("ETag", etag(t))
+	encode(w, r, http.StatusOK, t.toJSON(s.todoURL(r, t.ID)))
 }
 
 func (s *server) deleteTodo(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +212,7 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		last = t
-		page = append(page, t.JSON(s.todoURL(r, t.ID)))
+		page = append(page, t.toJSON(s.todoURL(r, t.ID)))
 		return nil
 	})
 	if err != nil {
@@ -239,14 +239,12 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 		writeError(w, r, queryError(problems))
 		return
 	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
 	var extended time.Time
 	rows := 0
 	err := s.store.ListTodos(r.Context(), f, func(t Todo) error {
-		if rows == 0 {
-			w.Header().Set("Content-Type", "application/x-ndjson")
-		}
 		if now := time.Now(); now.Sub(extended) > time.Second {
 			extended = now
 			if err := rc.SetWriteDeadline(now.Add(exportWriteTimeout)); err != nil {
@@ -254,15 +252,13 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 			}
 		}
 		rows++
-		return enc.Encode(t.JSON(s.todoURL(r, t.ID)))
+		return enc.Encode(t.toJSON(s.todoURL(r, t.ID)))
 	})
 	switch {
-	case err == nil && rows == 0:
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-	case err != nil && rows == 0:
+	case err == nil: // with no rows, net/http sends the 200 and its headers
+	case rows == 0:
 		writeError(w, r, err)
-	case err != nil:
+	default:
 		// The status is sent: end the stream without its last chunk, so the
 		// client sees that the export is incomplete.
 		requestInfoFrom(r.Context()).logger.Warn("export cut short", "rows", rows, "err", err)
@@ -445,6 +441,9 @@ func printableASCII(s string, maxLen int) bool {
 	return true
 }
 
+// etag is the todo's strong validator, quoted as the header carries it.
+func etag(t Todo) string { return `"` + strconv.FormatInt(t.Version, 10) + `"` }
+
 // etagMatches reports whether a list of entity tags (If-Match or
 // If-None-Match) matches etag; weak comparison ignores a W/ prefix.
 func etagMatches(lists []string, etag string, weak bool) bool {
@@ -470,7 +469,7 @@ func etagMatches(lists []string, etag string, weak bool) bool {
 
 // checkIfMatch is the If-Match precondition of a write on t.
 func checkIfMatch(r *http.Request, t Todo) error {
-	if im := r.Header.Values("If-Match"); im != nil && !etagMatches(im, t.ETag(), false) {
+	if im := r.Header.Values("If-Match"); im != nil && !etagMatches(im, etag(t), false) {
 		return Errorf(EPRECONDITION, "If-Match does not match the todo's current ETag")
 	}
 	return nil

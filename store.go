@@ -119,7 +119,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	for v := version + 1; v <= len(migrations); v++ {
-		err := s.writeTx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
 				return err
 			}
@@ -160,8 +160,9 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // writeTx runs fn in a transaction on the writer connection and commits it.
-// now is the time of the write, taken once for the whole transaction.
-func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
+// fn's ctx carries the deadline; now is the time of the write, taken once for
+// the whole transaction.
+func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -169,7 +170,7 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx, now time.Time) 
 		return s.dbError(ctx, "begin", err)
 	}
 	defer tx.Rollback() // after a commit it does nothing
-	if err := fn(tx, s.now().UTC().Truncate(time.Millisecond)); err != nil {
+	if err := fn(ctx, tx, s.now().UTC().Truncate(time.Millisecond)); err != nil {
 		return s.dbError(ctx, "write", err)
 	}
 	// Durability: with journal_mode=WAL and synchronous=FULL, COMMIT returns
@@ -200,7 +201,7 @@ func (s *Store) dbError(ctx context.Context, op string, err error) error {
 // With a key, a retry of the same request within a day returns the todo as it
 // was created and replayed true; the same key with another request is EINVALID.
 func (s *Store) CreateTodo(ctx context.Context, t Todo, key *IdempotencyKey) (created Todo, replayed bool, err error) {
-	err = s.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		if key != nil {
 			prior, found, err := findIdempotent(ctx, tx, *key, now)
 			if err != nil || found {
@@ -226,7 +227,7 @@ func (s *Store) CreateTodo(ctx context.Context, t Todo, key *IdempotencyKey) (cr
 // write. A change that leaves the content as it was writes nothing.
 func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) error) (Todo, error) {
 	var t Todo
-	err := s.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		old, err := findTodo(ctx, tx, id)
 		if err != nil {
 			return err
@@ -248,7 +249,7 @@ func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) err
 // DeleteTodo deletes the todo with id if check, called on it in the same
 // transaction, returns nil.
 func (s *Store) DeleteTodo(ctx context.Context, id int64, check func(Todo) error) error {
-	return s.writeTx(ctx, func(tx *sql.Tx, _ time.Time) error {
+	return s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		t, err := findTodo(ctx, tx, id)
 		if err != nil {
 			return err
@@ -263,7 +264,7 @@ func (s *Store) DeleteTodo(ctx context.Context, id int64, check func(Todo) error
 
 // DeleteTodos deletes every todo, or only those whose completed is *completed.
 func (s *Store) DeleteTodos(ctx context.Context, completed *bool) error {
-	return s.writeTx(ctx, func(tx *sql.Tx, _ time.Time) error {
+	return s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		var err error
 		if completed == nil {
 			_, err = tx.ExecContext(ctx, "DELETE FROM todos")

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -30,11 +29,8 @@ type Todo struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	CompletedAt *time.Time // nil while not completed
-	Version     int64      // changes with every write; the ETag is made from it
+	Version     int64      // changes with every write; the ETag is made of it
 }
-
-// ETag is the todo's strong validator, quoted as the header carries it.
-func (t Todo) ETag() string { return `"` + strconv.FormatInt(t.Version, 10) + `"` }
 
 // todoJSON is the JSON form of a todo that clients see.
 type todoJSON struct {
@@ -50,8 +46,8 @@ type todoJSON struct {
 	URL         string  `json:"url"`
 }
 
-// JSON returns the client's view of t; url is the todo's absolute URL.
-func (t Todo) JSON(url string) todoJSON {
+// toJSON returns the client's view of t; url is the todo's absolute URL.
+func (t Todo) toJSON(url string) todoJSON {
 	return todoJSON{
 		ID: t.ID, Title: t.Title, Notes: t.Notes, Completed: t.Completed, Order: t.Order,
 		Due: formatTimePtr(t.Due), CreatedAt: formatTime(t.CreatedAt), UpdatedAt: formatTime(t.UpdatedAt),
