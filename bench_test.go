@@ -1,0 +1,152 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Benchmarks of the store and of the whole handler stack, in process, on a
+// real SQLite file with synchronous=FULL. Run them with
+//
+//	go test -run '^$' -bench . -benchmem
+//
+// The harness in ../shared/bench measures the service over real HTTP.
+
+// seededStore returns a store holding rows todos.
+func seededStore(b *testing.B, rows int) *Store {
+	b.Helper()
+	s := mustOpenStore(b, filepath.Join(b.TempDir(), "bench.db"))
+	if _, err := s.write.ExecContext(b.Context(), `
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO todos (title, notes, completed, "order", due, created_at, updated_at, version)
+		SELECT printf('todo number %d, with a title about as long as a real one tends to be', i),
+		       '', i % 2, i % 10, CASE WHEN i % 3 = 0 THEN NULL ELSE 1790000000000 + i * 1000 END,
+		       1780000000000 + i, 1780000000000 + i, 1
+		FROM n`, rows); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func BenchmarkStoreCreate(b *testing.B) {
+	s := seededStore(b, 0)
+	t := Todo{Title: "benchmark todo"}
+	for b.Loop() {
+		if _, _, err := s.CreateTodo(b.Context(), t, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStoreCreateParallel(b *testing.B) {
+	s := seededStore(b, 0)
+	t := Todo{Title: "benchmark todo"}
+	b.SetParallelism(32) // many requests at once, as under load
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := s.CreateTodo(b.Context(), t, nil); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkStoreFind(b *testing.B) {
+	s := seededStore(b, 10_000)
+	for b.Loop() {
+		if _, err := s.FindTodo(b.Context(), 5); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStorePage(b *testing.B) {
+	s := seededStore(b, 10_000)
+	f := Filter{Sort: SortByDue, Limit: 100, After: &Position{Value: 1790000005000, ID: 5}}
+	for b.Loop() {
+		n := 0
+		if err := s.ListTodos(b.Context(), f, func(Todo) error { n++; return nil }); err != nil || n != 100 {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+func BenchmarkStoreExport(b *testing.B) {
+	const rows = 10_000
+	s := seededStore(b, rows)
+	for b.Loop() {
+		n := 0
+		if err := s.ListTodos(b.Context(), Filter{Sort: SortByID}, func(Todo) error { n++; return nil }); err != nil || n != rows {
+			b.Fatal(n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
+
+// handlerBench serves requests straight into the handler stack, with the
+// request log written as in production (text, info level), to io.Discard.
+func handlerBench(b *testing.B, rows int) http.Handler {
+	b.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return newServer(logger, seededStore(b, rows), config{})
+}
+
+func serve(b *testing.B, h http.Handler, method, target, body string, wantStatus int, header ...string) {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != wantStatus {
+		b.Fatalf("%s %s: %d %s", method, target, w.Code, w.Body)
+	}
+}
+
+func BenchmarkHandlerGet(b *testing.B) {
+	h := handlerBench(b, 10_000)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			serve(b, h, "GET", "/v1/todos/5", "", http.StatusOK)
+		}
+	})
+}
+
+func BenchmarkHandlerCreate(b *testing.B) {
+	h := handlerBench(b, 0)
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			serve(b, h, "POST", "/v1/todos", `{"title":"a benchmark todo"}`, http.StatusCreated)
+		}
+	})
+}
+
+func BenchmarkHandlerPage(b *testing.B) {
+	h := handlerBench(b, 10_000)
+	for b.Loop() {
+		serve(b, h, "GET", "/v1/todos?limit=100&sort=-due", "", http.StatusOK)
+	}
+}
+
+func BenchmarkHandlerExport(b *testing.B) {
+	const rows = 10_000
+	h := handlerBench(b, rows)
+	for b.Loop() {
+		serve(b, h, "GET", "/v1/todos", "", http.StatusOK, "Accept", "application/x-ndjson")
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
