@@ -27,9 +27,8 @@ const (
 	maxLimit             = 1000
 	maxIdempotencyKeyLen = 255
 	readyTimeout         = time.Second
-	// exportWriteTimeout bounds each stretch of an export: it is cut off when
-	// the client stops reading, not when the export is merely long.
-	exportWriteTimeout = 30 * time.Second
+	exportWriteTimeout   = 30 * time.Second // for each chunk of an export
+	exportChunk          = 32 << 10         // bytes of an export sent at a time
 )
 
 // server holds what the handlers depend on.
@@ -76,7 +75,7 @@ func (s *server) createTodo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	t, problems := NewTodo(in)
+	todo, problems := NewTodo(in)
 	if problems != nil {
 		writeError(w, r, invalidTodo(problems))
 		return
@@ -85,18 +84,16 @@ func (s *server) createTodo(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(body)
 		key.Fingerprint = sum[:]
 	}
-	t, replayed, err := s.store.CreateTodo(r.Context(), t, key)
+	t, replayed, err := s.store.CreateTodo(r.Context(), todo, key)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	url := s.todoURL(r, t.ID)
-	w.Header().Set("Location", url)
-	w.Header().Set("ETag", etag(t))
+	w.Header().Set("Location", s.todoURL(r, t.ID))
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	encode(w, r, http.StatusCreated, t.toJSON(url))
+	s.writeTodo(w, r, http.StatusCreated, t)
 }
 
 func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
@@ -110,12 +107,12 @@ func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", etag(t))
-	if inm := r.Header.Values("If-None-Match"); inm != nil && etagMatches(inm, etag(t), true) {
+	if inm := r.Header.Values("If-None-Match"); inm != nil && etagMatches(inm, etag(t.Version), true) {
+		w.Header().Set("ETag", etag(t.Version))
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	encode(w, r, http.StatusOK, t.toJSON(s.todoURL(r, t.ID)))
+	s.writeTodo(w, r, http.StatusOK, t)
 }
 
 func (s *server) patchTodo(w http.ResponseWriter, r *http.Request) {
@@ -157,8 +154,7 @@ func (s *server) updateTodo(w http.ResponseWriter, r *http.Request, mediaTypes [
 		writeError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", etag(t))
-	encode(w, r, http.StatusOK, t.toJSON(s.todoURL(r, t.ID)))
+	s.writeTodo(w, r, http.StatusOK, t)
 }
 
 func (s *server) deleteTodo(w http.ResponseWriter, r *http.Request) {
@@ -203,16 +199,19 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := f.Limit
 	f.Limit++ // one more row tells whether a next page exists
-	page := make([]todoJSON, 0, min(limit, 64))
-	var last Todo
-	more := false
-	err = s.store.ListTodos(r.Context(), f, func(t Todo) error {
-		if len(page) == limit {
+	body := append(make([]byte, 0, 4096), '[')
+	var last Position
+	rows, more := 0, false
+	err = s.store.ListTodos(r.Context(), f, func(t TodoJSON, at Position) error {
+		if rows == limit {
 			more = true
 			return nil
 		}
-		last = t
-		page = append(page, t.toJSON(s.todoURL(r, t.ID)))
+		if rows > 0 {
+			body = append(body, ',')
+		}
+		body = t.AppendWithURL(body, s.todoURL(r, t.ID))
+		last, rows = at, rows+1
 		return nil
 	})
 	if err != nil {
@@ -224,7 +223,7 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 		next.Set("cursor", encodeCursor(f, last))
 		w.Header().Set("Link", "<"+s.baseURL(r)+"/v1/todos?"+next.Encode()+`>; rel="next"`)
 	}
-	encode(w, r, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, append(body, "]\n"...))
 }
 
 // exportTodos streams every todo that f selects as NDJSON, a row at a time.
@@ -241,27 +240,38 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	rc := http.NewResponseController(w)
-	enc := json.NewEncoder(w)
-	var extended time.Time
-	rows := 0
-	err := s.store.ListTodos(r.Context(), f, func(t Todo) error {
-		if now := time.Now(); now.Sub(extended) > time.Second {
-			extended = now
-			if err := rc.SetWriteDeadline(now.Add(exportWriteTimeout)); err != nil {
-				return err
-			}
+	buf := make([]byte, 0, exportChunk+4096)
+	sent := false
+	// send writes what buf holds, under a fresh write deadline: an export is
+	// cut off when the client stops reading, not because it is long.
+	send := func() error {
+		err := rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout))
+		if err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
 		}
-		rows++
-		return enc.Encode(t.toJSON(s.todoURL(r, t.ID)))
+		sent = true
+		_, err = w.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	err := s.store.ListTodos(r.Context(), f, func(t TodoJSON, _ Position) error {
+		buf = append(t.AppendWithURL(buf, s.todoURL(r, t.ID)), '\n')
+		if len(buf) >= exportChunk {
+			return send()
+		}
+		return nil
 	})
+	if err == nil && len(buf) > 0 {
+		err = send()
+	}
 	switch {
 	case err == nil: // with no rows, net/http sends the 200 and its headers
-	case rows == 0:
+	case !sent:
 		writeError(w, r, err)
 	default:
 		// The status is sent: end the stream without its last chunk, so the
 		// client sees that the export is incomplete.
-		requestInfoFrom(r.Context()).logger.Warn("export cut short", "rows", rows, "err", err)
+		requestInfoFrom(r.Context()).logger.Warn("export cut short", "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -301,6 +311,13 @@ func (s *server) todoURL(r *http.Request, id int64) string {
 	return s.baseURL(r) + "/v1/todos/" + strconv.FormatInt(id, 10)
 }
 
+// writeTodo answers with t as JSON, and its ETag.
+func (s *server) writeTodo(w http.ResponseWriter, r *http.Request, status int, t TodoJSON) {
+	w.Header().Set("ETag", etag(t.Version))
+	body := t.AppendWithURL(make([]byte, 0, 512), s.todoURL(r, t.ID))
+	writeJSON(w, status, append(body, '\n'))
+}
+
 // encode answers with v as JSON.
 func encode(w http.ResponseWriter, r *http.Request, status int, v any) {
 	body, err := json.Marshal(v)
@@ -308,7 +325,11 @@ func encode(w http.ResponseWriter, r *http.Request, status int, v any) {
 		writeError(w, r, fmt.Errorf("encode response: %w", err))
 		return
 	}
-	body = append(body, '\n')
+	writeJSON(w, status, append(body, '\n'))
+}
+
+// writeJSON answers with body, a JSON text.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
@@ -441,8 +462,8 @@ func printableASCII(s string, maxLen int) bool {
 	return true
 }
 
-// etag is the todo's strong validator, quoted as the header carries it.
-func etag(t Todo) string { return `"` + strconv.FormatInt(t.Version, 10) + `"` }
+// etag is the strong validator of a todo at version, quoted as the header carries it.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 // etagMatches reports whether a list of entity tags (If-Match or
 // If-None-Match) matches etag; weak comparison ignores a W/ prefix.
@@ -469,7 +490,7 @@ func etagMatches(lists []string, etag string, weak bool) bool {
 
 // checkIfMatch is the If-Match precondition of a write on t.
 func checkIfMatch(r *http.Request, t Todo) error {
-	if im := r.Header.Values("If-Match"); im != nil && !etagMatches(im, etag(t), false) {
+	if im := r.Header.Values("If-Match"); im != nil && !etagMatches(im, etag(t.Version), false) {
 		return Errorf(EPRECONDITION, "If-Match does not match the todo's current ETag")
 	}
 	return nil
@@ -557,8 +578,8 @@ func queryError(problems []FieldError) error {
 
 // A cursor is the sort it belongs to and the last row's place in it, so
 // that a cursor of one sort is refused by another.
-func encodeCursor(f Filter, last Todo) string {
-	raw := fmt.Sprintf("%s:%t:%d:%d", f.Sort, f.Descending, f.Sort.Value(last), last.ID)
+func encodeCursor(f Filter, last Position) string {
+	raw := fmt.Sprintf("%s:%t:%d:%d", f.Sort, f.Descending, last.Value, last.ID)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 

@@ -16,7 +16,10 @@ CREATE TABLE todos (
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL,
     completed_at INTEGER,
-    version      INTEGER NOT NULL DEFAULT 1
+    version      INTEGER NOT NULL DEFAULT 1,
+    -- The todo's JSON members but id and url (which depends on the request):
+    -- rendered at every write, so that a read only copies them out.
+    json         TEXT    NOT NULL
 );
 
 -- One index per sort key, ending in id, so that keyset paging is a seek.
@@ -26,12 +29,13 @@ CREATE INDEX todos_by_order ON todos ("order", id);
 CREATE INDEX todos_by_updated_at ON todos (updated_at, id);
 
 -- A create with an Idempotency-Key, kept for 24 hours so that a retry gets
--- the same answer. todo is the todo as created (JSON), so that the answer is
+-- the same answer. todo_json is the todo as created, so that the answer is
 -- the same even when the todo has changed or gone since.
 CREATE TABLE idempotency_keys (
     key         TEXT    PRIMARY KEY,
     fingerprint BLOB    NOT NULL,
-    todo        BLOB    NOT NULL,
+    todo_id     INTEGER NOT NULL,
+    todo_json   TEXT    NOT NULL,
     created_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
