@@ -23,9 +23,9 @@ const (
 	queryTimeout   = 5 * time.Second  // the bound on every query but an export
 	exportTimeout  = 10 * time.Minute // an export streams at the client's pace
 	idempotencyTTL = 24 * time.Hour
-	busyTimeoutMS  = 5000 // how long SQLite itself waits for a lock held by another process
-	stmtCacheSize  = 32   // prepared statements kept per connection, by query text
-	maxBatch       = 256  // writes in one transaction at most
+	busyTimeoutMS  = 5000   // how long SQLite itself waits for a lock held by another process
+	stmtCacheSize  = 32     // prepared statements kept per connection, by query text
+	maxBatch       = 256    // writes in one transaction at most
 	maxCached      = 10_000 // todos in the read cache at most
 )
 
