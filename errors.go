@@ -114,16 +114,16 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var e *Error
 	if code == EINTERNAL || !errors.As(err, &e) {
-		info.logger.Error("internal error", "err", err)
+		info.logger().Error("internal error", "err", err)
 		p.Detail = "something failed on our side; the log has the details under this request id"
 	} else {
 		p.Detail, p.Errors = e.Message, e.Fields
-		if e.Err != nil {
-			level := slog.LevelDebug // the client's mistake, already in the response
-			if status >= 500 {
-				level = slog.LevelWarn
-			}
-			info.logger.Log(r.Context(), level, "request failed", "code", code, "err", e.Err)
+		level := slog.LevelDebug // the client's mistake, already in the response
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		if e.Err != nil && info.log.Enabled(r.Context(), level) {
+			info.logger().Log(r.Context(), level, "request failed", "code", code, "err", e.Err)
 		}
 	}
 
@@ -136,7 +136,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body, merr := json.Marshal(p)
 	if merr != nil { // cannot happen: every field is a string, an int or a FieldError
-		info.logger.Error("encode problem", "err", merr)
+		info.logger().Error("encode problem", "err", merr)
 	}
 	body = append(body, '\n')
 	h.Set("Content-Type", "application/problem+json")
@@ -144,6 +144,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Del("ETag")
 	w.WriteHeader(status)
 	if _, err := w.Write(body); err != nil {
-		info.logger.Debug("write problem", "err", err)
+		info.logger().Debug("write problem", "err", err)
 	}
 }

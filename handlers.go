@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -36,12 +38,15 @@ type server struct {
 	logger *slog.Logger
 	store  *Store
 	cfg    config
+
+	idPrefix string        // of the request ids it makes
+	requests atomic.Uint64 // counts the request ids it made
 }
 
 // newServer returns the service's whole HTTP handler: the routes behind the
 // middleware chain.
 func newServer(logger *slog.Logger, store *Store, cfg config) http.Handler {
-	s := &server{logger: logger, store: store, cfg: cfg}
+	s := &server{logger: logger, store: store, cfg: cfg, idPrefix: rand.Text()[:10] + "-"}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	// A request passes these in order: observe (request id, recovery, the log
@@ -271,7 +276,7 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 	default:
 		// The status is sent: end the stream without its last chunk, so the
 		// client sees that the export is incomplete.
-		requestInfoFrom(r.Context()).logger.Warn("export cut short", "err", err)
+		requestInfoFrom(r.Context()).logger().Warn("export cut short", "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }
