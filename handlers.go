@@ -205,6 +205,7 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 	limit := f.Limit
 	f.Limit++ // one more row tells whether a next page exists
 	body := append(make([]byte, 0, 4096), '[')
+	collection := s.collectionURL(r)
 	var last Position
 	rows, more := 0, false
 	err = s.store.ListTodos(r.Context(), f, func(t TodoJSON, at Position) error {
@@ -215,7 +216,7 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 		if rows > 0 {
 			body = append(body, ',')
 		}
-		body = t.AppendWithURL(body, s.todoURL(r, t.ID))
+		body = t.AppendJSON(body, collection)
 		last, rows = at, rows+1
 		return nil
 	})
@@ -246,6 +247,7 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 0, exportChunk+4096)
+	collection := s.collectionURL(r)
 	sent := false
 	// send writes what buf holds, under a fresh write deadline: an export is
 	// cut off when the client stops reading, not because it is long.
@@ -260,7 +262,7 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 		return err
 	}
 	err := s.store.ListTodos(r.Context(), f, func(t TodoJSON, _ Position) error {
-		buf = append(t.AppendWithURL(buf, s.todoURL(r, t.ID)), '\n')
+		buf = append(t.AppendJSON(buf, collection), '\n')
 		if len(buf) >= exportChunk {
 			return send()
 		}
@@ -312,14 +314,17 @@ func (s *server) baseURL(r *http.Request) string {
 	return scheme + "://" + host
 }
 
+// collectionURL is the todos' URL, ending in a slash: a todo's URL is it and the id.
+func (s *server) collectionURL(r *http.Request) string { return s.baseURL(r) + "/v1/todos/" }
+
 func (s *server) todoURL(r *http.Request, id int64) string {
-	return s.baseURL(r) + "/v1/todos/" + strconv.FormatInt(id, 10)
+	return s.collectionURL(r) + strconv.FormatInt(id, 10)
 }
 
 // writeTodo answers with t as JSON, and its ETag.
 func (s *server) writeTodo(w http.ResponseWriter, r *http.Request, status int, t TodoJSON) {
 	w.Header().Set("ETag", etag(t.Version))
-	body := t.AppendWithURL(make([]byte, 0, 512), s.todoURL(r, t.ID))
+	body := t.AppendJSON(make([]byte, 0, 512), s.collectionURL(r))
 	writeJSON(w, status, append(body, '\n'))
 }
 

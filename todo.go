@@ -42,14 +42,16 @@ type TodoJSON struct {
 	Fields  []byte
 }
 
-// AppendWithURL appends the todo's JSON object, with url as its address.
-func (t TodoJSON) AppendWithURL(b []byte, url string) []byte {
+// AppendJSON appends the todo's JSON object. Its url is collection, the
+// absolute URL of the collection ending in a slash, followed by its id.
+func (t TodoJSON) AppendJSON(b []byte, collection string) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, t.ID, 10)
 	b = append(append(b, ','), t.Fields...)
 	b = append(b, `,"url":`...)
-	b = appendJSONString(b, url)
-	return append(b, '}')
+	b = appendJSONString(b, collection)
+	b = strconv.AppendInt(b[:len(b)-1], t.ID, 10) // before the closing quote
+	return append(b, `"}`...)
 }
 
 // JSON renders t. By hand rather than with encoding/json, which took several
