@@ -70,9 +70,21 @@ func BenchmarkStoreCreateParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkStoreFind is a point read of a todo read before: the cache.
 func BenchmarkStoreFind(b *testing.B) {
 	s := seededStore(b, 10_000)
 	for b.Loop() {
+		if _, err := s.FindTodo(b.Context(), 5); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStoreFindUncached is a point read that misses the cache: SQLite.
+func BenchmarkStoreFindUncached(b *testing.B) {
+	s := seededStore(b, 10_000)
+	for b.Loop() {
+		s.cache.forgetAll()
 		if _, err := s.FindTodo(b.Context(), 5); err != nil {
 			b.Fatal(err)
 		}
