@@ -232,7 +232,8 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, append(body, "]\n"...))
 }
 
-// exportTodos streams every todo that f selects as NDJSON, a row at a time.
+// exportTodos streams every todo that f selects as NDJSON, in chunks of
+// exportChunk bytes: its memory does not grow with the rows.
 func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 	var problems []FieldError
 	for _, name := range []string{"cursor", "limit"} {
