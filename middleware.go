@@ -52,8 +52,9 @@ func (s *server) newRequestID() string {
 	return s.idPrefix + strconv.FormatUint(s.requests.Add(1), 10)
 }
 
-// observe gives each request its id (the client's, if sane), recovers a
-// panic as a 500, and writes one log line when the request is done.
+// observe gives each request its id (the client's, if sane) and the headers
+// every response carries, recovers a panic as a 500, and writes one log line
+// when the request is done.
 func (s *server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -63,7 +64,12 @@ func (s *server) observe(next http.Handler) http.Handler {
 		}
 		info := requestInfo{id: id, log: s.logger}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
-		w.Header().Set("X-Request-ID", id)
+		h := w.Header()
+		h.Set("X-Request-ID", id)
+		// Nothing here is for a browser to guess the type of, or for a cache
+		// to keep: todos change, and ETags serve the clients that revalidate.
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
 		rec := &recorder{ResponseWriter: w, req: r}
 
 		defer func() {

@@ -168,6 +168,9 @@ func (r result) problem(t *testing.T, status int) problem {
 	if p.Status != status || p.Title != http.StatusText(status) || p.Type != "about:blank" {
 		t.Errorf("problem %+v does not match status %d", p, status)
 	}
+	if r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers %v: want nosniff and no-store", r.header)
+	}
 	if p.RequestID == "" || p.RequestID != r.header.Get("X-Request-ID") {
 		t.Errorf("request_id %q, X-Request-ID %q: want the same, not empty", p.RequestID, r.header.Get("X-Request-ID"))
 	}
@@ -225,7 +228,8 @@ func TestCreate(t *testing.T) {
 	if got.URL != wantURL || r.header.Get("Location") != wantURL {
 		t.Errorf("url %q, Location %q, want %q", got.URL, r.header.Get("Location"), wantURL)
 	}
-	if r.header.Get("ETag") != `"1"` || r.header.Get("Content-Type") != "application/json" {
+	if r.header.Get("ETag") != `"1"` || r.header.Get("Content-Type") != "application/json" ||
+		r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("headers %v", r.header)
 	}
 
