@@ -21,7 +21,8 @@ const (
 	EPRECONDITION = "precondition_failed" // If-Match does not match
 	ETOOLARGE     = "too_large"
 	EUNSUPPORTED  = "unsupported_media_type"
-	EUNAVAILABLE  = "unavailable" // the database did not answer in time
+	EUNAVAILABLE  = "unavailable" // the database did not answer in time, or failed to
+	EFULL         = "full"        // the database has no room for a write
 	EINTERNAL     = "internal"    // a bug
 )
 
@@ -84,6 +85,8 @@ func statusOf(code string) int {
 		return http.StatusUnsupportedMediaType
 	case EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case EFULL:
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }

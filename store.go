@@ -270,6 +270,13 @@ func (s *Store) runBatch(ctx context.Context, batch []write) []error {
 		}
 		if errs[i] = w.fn(ctx, tx, now); errs[i] != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO write"); err != nil {
+				// After some errors (a full disk, an I/O error) SQLite has
+				// rolled back the whole transaction itself: the batch fails
+				// with the write's own error.
+				var se sqlite3.Error
+				if errors.As(errs[i], &se) {
+					return failAll(errs[i])
+				}
 				return failAll(err)
 			}
 		}
@@ -287,20 +294,26 @@ func (s *Store) runBatch(ctx context.Context, batch []write) []error {
 	return errs
 }
 
-// dbError turns a database error into an *Error: a deadline or a lock is
-// EUNAVAILABLE, an *Error passes through, anything else is internal.
+// dbError turns a database error into an *Error: a deadline, a lock or an
+// I/O error is EUNAVAILABLE, a full disk EFULL, an *Error passes through, and
+// anything else is internal.
 func (s *Store) dbError(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var e *Error
 	var se sqlite3.Error
+	isSQLite := errors.As(err, &se)
 	switch {
 	case errors.As(err, &e):
 		return err
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked):
+		isSQLite && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked):
 		return &Error{Code: EUNAVAILABLE, Message: "the database did not answer in time", Err: fmt.Errorf("%s: %w", op, err)}
+	case isSQLite && se.Code == sqlite3.ErrFull:
+		return &Error{Code: EFULL, Message: "the database is full: nothing was written", Err: fmt.Errorf("%s: %w", op, err)}
+	case isSQLite && se.Code == sqlite3.ErrIoErr:
+		return &Error{Code: EUNAVAILABLE, Message: "the database could not write: nothing was written", Err: fmt.Errorf("%s: %w", op, err)}
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -1294,3 +1294,51 @@ func TestCacheRefusesAStaleRead(t *testing.T) {
 		t.Error("forgetAll kept a todo")
 	}
 }
+
+// TestFullDisk fills the database (PRAGMA max_page_count stands in for a
+// full disk): writes get 507 and change nothing, reads go on, and writes work
+// again once there is room.
+func TestFullDisk(t *testing.T) {
+	ts := newTestServer(t, config{})
+	ts.create(t, `{"title":"before"}`)
+	var pages int
+	if err := ts.store.write.QueryRowContext(t.Context(), "PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.store.write.ExecContext(t.Context(), fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+		t.Fatal(err)
+	}
+	big := `{"title":"big","notes":"` + strings.Repeat("n", maxNotesLen) + `"}`
+	var full bool
+	for range 20 { // until a write needs a page it cannot have
+		r := ts.do(t, "POST", "/v1/todos", big)
+		if r.status == http.StatusCreated {
+			continue
+		}
+		p := r.problem(t, http.StatusInsufficientStorage)
+		if strings.Contains(string(r.body), "SQLITE") || strings.Contains(p.Detail, "sqlite") {
+			t.Errorf("the body leaks the database's error: %s", r.body)
+		}
+		full = true
+		break
+	}
+	if !full {
+		t.Fatal("the database never filled up")
+	}
+	n := ts.count(t)
+	ts.do(t, "PATCH", "/v1/todos/1", `{"notes":"`+strings.Repeat("x", maxNotesLen)+`"}`).problem(t, http.StatusInsufficientStorage)
+	ts.do(t, "GET", "/v1/todos/1", "").want(t, http.StatusOK)
+	if got := ts.do(t, "GET", "/v1/todos/1", "").todo(t); got.Notes != "" {
+		t.Errorf("a failed patch was half-written: notes %q", got.Notes)
+	}
+	if ts.count(t) != n {
+		t.Errorf("a failed create left a row")
+	}
+	if _, err := ts.store.write.ExecContext(t.Context(), "PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	ts.create(t, big)
+	if got := ts.do(t, "GET", "/v1/todos", "").todos(t); len(got) != n+1 {
+		t.Errorf("%d todos after the disk had room again, want %d", len(got), n+1)
+	}
+}
