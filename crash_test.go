@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestCrashSafety runs the service as a process, drives concurrent creates,
+// patches and deletes, kills it with SIGKILL at a random moment, restarts it
+// on the same file and audits: every acknowledged write is there, every
+// acknowledged delete is gone, idempotency keys still answer, and SQLite's
+// integrity check passes. TODO_CRASH_KILLS sets the number of kills (5).
+func TestCrashSafety(t *testing.T) {
+	kills := 5
+	if v := os.Getenv("TODO_CRASH_KILLS"); v != "" {
+		var err error
+		if kills, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("TODO_CRASH_KILLS=%q", v)
+		}
+	}
+	db := filepath.Join(t.TempDir(), "crash.db")
+	var all []*trackedTodo
+	audited := 0
+	for kill := range kills {
+		child := startChild(t, db)
+		audited += auditTodos(t, child, all)
+		all = append(all, driveUntilKilled(t, child, kill)...)
+		if err := integrityCheck(db); err != nil {
+			t.Fatalf("after kill %d: %v", kill+1, err)
+		}
+	}
+	child := startChild(t, db)
+	audited += auditTodos(t, child, all)
+	child.stop(t)
+	t.Logf("%d kills survived; %d acknowledged todos, %d audits of them across the restarts", kills, len(all), audited)
+}
+
+// trackedTodo is what a client was told of one todo it created.
+type trackedTodo struct {
+	id       int64
+	key      string // Idempotency-Key of its create
+	body     string
+	order    int64 // the last acknowledged order
+	pending  int64 // the order of a patch in flight at the kill, or 0
+	deleted  bool  // a delete was acknowledged
+	deleting bool  // a delete was in flight at the kill
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	base string
+	http *http.Client
+}
+
+func startChild(t *testing.T, db string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "TODO_TEST_RUN_MAIN=1", "TODO_ADDR=127.0.0.1:0", "TODO_DB="+db, "TODO_LOG_LEVEL=warn")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	base := strings.TrimPrefix(strings.TrimSpace(line), "listening on ")
+	return &child{cmd: cmd, base: base, http: &http.Client{Timeout: 10 * time.Second}}
+}
+
+func (c *child) stop(t *testing.T) {
+	t.Helper()
+	c.cmd.Process.Signal(os.Interrupt)
+	if err := c.cmd.Wait(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+}
+
+// send makes one request; err is non-nil when no answer came (the kill).
+func (c *child) send(method, path, body string, header ...string) (int, []byte, http.Header, error) {
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header, err
+}
+
+// driveUntilKilled runs workers against c and SIGKILLs it at a random moment;
+// it returns what the workers were told.
+func driveUntilKilled(t *testing.T, c *child, round int) []*trackedTodo {
+	const workers = 8
+	var mu sync.Mutex
+	var tracked []*trackedTodo
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			var mine []*trackedTodo
+			defer func() {
+				mu.Lock()
+				tracked = append(tracked, mine...)
+				mu.Unlock()
+			}()
+			for n := 0; ; n++ {
+				live := liveTodos(mine)
+				switch {
+				case len(live) < 3 || rand.IntN(3) == 0:
+					td := &trackedTodo{key: fmt.Sprintf("r%d-w%d-n%d", round, w, n)}
+					td.body = fmt.Sprintf(`{"title":"%s","order":0}`, td.key)
+					status, body, _, err := c.send("POST", "/v1/todos", td.body, "Idempotency-Key", td.key)
+					if err != nil {
+						return // killed: the create may or may not have happened
+					}
+					if status != http.StatusCreated {
+						t.Errorf("create: %d %s", status, body)
+						return
+					}
+					var got struct{ ID int64 }
+					if err := json.Unmarshal(body, &got); err != nil {
+						t.Error(err)
+						return
+					}
+					td.id = got.ID
+					mine = append(mine, td)
+				case rand.IntN(4) > 0:
+					td := live[rand.IntN(len(live))]
+					td.pending = td.order + 1
+					status, body, _, err := c.send("PATCH", fmt.Sprintf("/v1/todos/%d", td.id), fmt.Sprintf(`{"order":%d}`, td.pending))
+					if err != nil {
+						return
+					}
+					if status != http.StatusOK {
+						t.Errorf("patch: %d %s", status, body)
+						return
+					}
+					td.order, td.pending = td.pending, 0
+				default:
+					td := live[rand.IntN(len(live))]
+					td.deleting = true
+					status, body, _, err := c.send("DELETE", fmt.Sprintf("/v1/todos/%d", td.id), "")
+					if err != nil {
+						return
+					}
+					if status != http.StatusNoContent {
+						t.Errorf("delete: %d %s", status, body)
+						return
+					}
+					td.deleted, td.deleting = true, false
+				}
+			}
+		})
+	}
+	time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+	wg.Wait()
+	return tracked
+}
+
+func liveTodos(todos []*trackedTodo) []*trackedTodo {
+	var live []*trackedTodo
+	for _, td := range todos {
+		if !td.deleted && !td.deleting {
+			live = append(live, td)
+		}
+	}
+	return live
+}
+
+// auditTodos checks every tracked todo against the restarted service, and
+// settles what was in flight at the kill to what the service now says.
+func auditTodos(t *testing.T, c *child, todos []*trackedTodo) int {
+	t.Helper()
+	for _, td := range todos {
+		status, body, _, err := c.send("GET", fmt.Sprintf("/v1/todos/%d", td.id), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case td.deleted && status != http.StatusNotFound:
+			t.Errorf("todo %d: deleted with a 204, then %d after the restart", td.id, status)
+		case td.deleting && status == http.StatusNotFound:
+			td.deleted, td.deleting = true, false
+		case td.deleting && status == http.StatusOK:
+			td.deleting = false
+			fallthrough
+		case !td.deleted:
+			if status != http.StatusOK {
+				t.Errorf("todo %d: created with a 201, then %d after the restart", td.id, status)
+				continue
+			}
+			var got struct{ Order int64 }
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Order != td.order && (td.pending == 0 || got.Order != td.pending) {
+				t.Errorf("todo %d: order %d acknowledged (%d in flight), %d after the restart", td.id, td.order, td.pending, got.Order)
+			}
+			td.order, td.pending = got.Order, 0
+		}
+		// A retry of the create, with its key, answers with the same todo.
+		status, body, header, err := c.send("POST", "/v1/todos", td.body, "Idempotency-Key", td.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ ID int64 }
+		json.Unmarshal(body, &got)
+		if status != http.StatusCreated || got.ID != td.id || header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retry of the create of todo %d after the restart: %d %s", td.id, status, body)
+		}
+	}
+	return len(todos)
+}
+
+func integrityCheck(path string) error {
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var result string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&result); err != nil {
+		return err
+	}
+	if result != "ok" {
+		return fmt.Errorf("integrity_check: %s", result)
+	}
+	return nil
+}
