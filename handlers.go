@@ -530,6 +530,8 @@ func parseFilter(rawQuery string, allowed ...string) (Filter, error) {
 	for name, vs := range values {
 		v := vs[0]
 		switch {
+		case name == "":
+			bad("query", "has a parameter without a name")
 		case !slices.Contains(allowed, name):
 			bad(name, "is not a parameter of this route")
 		case len(vs) > 1:

@@ -608,6 +608,7 @@ func TestListFilters(t *testing.T) {
 		{"?q=%ff", "q"},
 		{"?page=2", "page"},
 		{"?%zz=1", "query"},
+		{"?=0", "query"}, // found by FuzzListQuery
 	}
 	for _, tt := range bad {
 		p := ts.do(t, "GET", "/v1/todos"+tt.query, "").problem(t, http.StatusBadRequest)
