@@ -27,6 +27,11 @@ const (
 	stmtCacheSize  = 32     // prepared statements kept per connection, by query text
 	maxBatch       = 256    // writes in one transaction at most
 	maxCached      = 10_000 // todos in the read cache at most
+	// Overload: at most maxInFlight requests work on the database at once;
+	// one more waits up to queueWait for a place, then fails fast as
+	// EUNAVAILABLE (503 with Retry-After) instead of queueing without limit.
+	maxInFlight = 64
+	queueWait   = 100 * time.Millisecond
 )
 
 // Store keeps the todos in one SQLite file.
@@ -44,6 +49,7 @@ type Store struct {
 	now     func() time.Time
 
 	cache todoCache
+	slots chan struct{} // one per request working on the database: see maxInFlight
 
 	writes     chan write    // to runWriter, the one goroutine that writes
 	closing    chan struct{} // closed by Close: the writer stops
@@ -60,7 +66,7 @@ type IdempotencyKey struct {
 // OpenStore opens (or creates) the database at path, or a throwaway one in
 // memory for ":memory:", and brings its schema up to date.
 func OpenStore(path string) (*Store, error) {
-	s := &Store{Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]TodoJSON{}},
+	s := &Store{Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]TodoJSON{}}, slots: make(chan struct{}, maxInFlight),
 		writes: make(chan write, maxBatch), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	// synchronous=FULL: in WAL mode a commit returns only after the WAL is
 	// fsynced, so a 201 survives a crash of the process or of the machine.
@@ -175,10 +181,38 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+var errBusy = &Error{Code: EUNAVAILABLE, Message: "the service is busy; retry in a moment"}
+
+// enter takes a place among the requests working on the database, waiting
+// at most queueWait; leave gives it back.
+func (s *Store) enter(ctx context.Context) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	wait := time.NewTimer(queueWait)
+	defer wait.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-wait.C:
+		return errBusy
+	case <-ctx.Done():
+		return s.dbError(ctx, "wait for a place", ctx.Err())
+	}
+}
+
+func (s *Store) leave() { <-s.slots }
+
 // writeTx hands fn to the writer goroutine and returns once fn's batch is
 // committed, or fn failed. fn runs in a transaction with other writes; its
 // ctx carries the batch's deadline, and now is the batch's one timestamp.
 func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
 	w := write{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	wait, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
@@ -408,6 +442,10 @@ func (s *Store) FindTodo(ctx context.Context, id int64) (TodoJSON, error) {
 	if ok {
 		return t, nil
 	}
+	if err := s.enter(ctx); err != nil {
+		return t, err
+	}
+	defer s.leave()
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	err := s.read.QueryRowContext(ctx, "SELECT id, version, json FROM todos WHERE id = ?", id).
@@ -427,6 +465,10 @@ func (s *Store) FindTodo(ctx context.Context, id int64) (TodoJSON, error) {
 // their number. With no limit (an export) the query is bounded by
 // exportTimeout instead of s.Timeout. t.Fields is only valid during the call.
 func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t TodoJSON, at Position) error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
 	timeout := s.Timeout
 	if f.Limit == 0 {
 		timeout = exportTimeout
