@@ -370,12 +370,51 @@ func decode(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string)
 	case bytes.TrimLeft(body, " \t\r\n")[0] != '{':
 		return nil, Errorf(EMALFORMED, "the body must be a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := checkMembers(body, v); err != nil {
+		return nil, bodyFieldError(err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		return nil, bodyFieldError(err)
 	}
 	return body, nil
+}
+
+// checkMembers refuses a member at the top level of body, a valid JSON
+// object, that is given twice or is not exactly the name of a field of v (a
+// pointer to a struct): encoding/json would quietly keep the last of two, and
+// take "TITLE" for "title", so two readers of one body could disagree.
+func checkMembers(body []byte, v any) error {
+	var names []string
+	for t, i := reflect.TypeOf(v).Elem(), 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return err
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		switch {
+		case !slices.Contains(names, name):
+			return &Error{Code: EMALFORMED, Message: "the body has an unknown field",
+				Fields: []FieldError{{name, "is not a field of a todo"}}}
+		case seen[name]:
+			return &Error{Code: EMALFORMED, Message: "the body has a field twice",
+				Fields: []FieldError{{name, "is given more than once"}}}
+		}
+		seen[name] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // bodyFieldError turns encoding/json's error about one field into a 400 that
@@ -395,10 +434,9 @@ func bodyFieldError(err error) error {
 		return &Error{Code: EMALFORMED, Message: "a field has the wrong type",
 			Fields: []FieldError{{typeErr.Field, "must be " + want}}, Err: err}
 	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name, _ = strconv.Unquote(name)
-		return &Error{Code: EMALFORMED, Message: "the body has an unknown field",
-			Fields: []FieldError{{name, "is not a field of a todo"}}, Err: err}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
 	}
 	return &Error{Code: EMALFORMED, Message: "the body could not be read as a todo", Err: err}
 }

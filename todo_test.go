@@ -69,7 +69,8 @@ type testServer struct {
 	logs  *syncBuffer // JSON log lines
 }
 
-// newTestServer starts the real handler over a real SQLite file.
+// newTestServer starts the real handler, in the real server, over a real
+// SQLite file.
 func newTestServer(t *testing.T, cfg config) *testServer {
 	t.Helper()
 	return serveStore(t, mustOpenStore(t, filepath.Join(t.TempDir(), "todo.db")), cfg)
@@ -79,7 +80,10 @@ func serveStore(t *testing.T, store *Store, cfg config) *testServer {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(newServer(logger, store, cfg))
+	h := newServer(logger, store, cfg)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = newHTTPServer(h, logger) // the service's own bounds and timeouts
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &testServer{Server: srv, store: store, logs: logs}
 }
