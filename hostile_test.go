@@ -115,7 +115,7 @@ func TestHostileRequests(t *testing.T) {
 		{"a bad q-value in Accept", "GET", "/v1/todos", "Accept: application/x-ndjson;q=abc\r\n", "", 200},
 
 		// Ids and paths. ServeMux redirects a path that is not clean (307) to
-	// the clean one, where the checks apply.
+		// the clean one, where the checks apply.
 		{"id 0", "GET", "/v1/todos/0", "", "", 400},
 		{"id -1", "GET", "/v1/todos/-1", "", "", 400},
 		{"id abc", "GET", "/v1/todos/abc", "", "", 400},
