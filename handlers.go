@@ -29,9 +29,12 @@ const (
 	maxLimit             = 1000
 	maxIdempotencyKeyLen = 255
 	readyTimeout         = time.Second
-	exportWriteTimeout   = 30 * time.Second // for each chunk of an export
-	exportChunk          = 32 << 10         // bytes of an export sent at a time
+	exportChunk          = 32 << 10 // bytes of an export sent at a time
 )
+
+// exportWriteTimeout bounds the write of each chunk of an export. A variable
+// only so that a test can wait less.
+var exportWriteTimeout = 30 * time.Second
 
 // server holds what the handlers depend on.
 type server struct {
