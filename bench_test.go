@@ -21,11 +21,19 @@ import (
 //
 // The harness in ../shared/bench measures the service over real HTTP.
 
-// seededStore returns a store holding rows todos, written in one transaction.
+// seededStore returns a store holding rows todos.
 func seededStore(b *testing.B, rows int) *Store {
 	b.Helper()
 	s := mustOpenStore(b, filepath.Join(b.TempDir(), "bench.db"))
-	err := s.writeTx(b.Context(), func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	seedTodos(b, s, rows)
+	return s
+}
+
+// seedTodos adds rows todos to s in one transaction: a third without a due
+// time, half of them completed, with ten values of order.
+func seedTodos(tb testing.TB, s *Store, rows int) {
+	tb.Helper()
+	err := s.writeTx(tb.Context(), func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		for i := range rows {
 			t := Todo{Title: fmt.Sprintf("todo number %d, with a title about as long as a real one tends to be", i),
 				Completed: i%2 == 0, Order: int64(i % 10)}
@@ -41,9 +49,8 @@ func seededStore(b *testing.B, rows int) *Store {
 		return nil
 	})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	return s
 }
 
 func BenchmarkStoreCreate(b *testing.B) {

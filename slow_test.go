@@ -2,9 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -74,19 +71,7 @@ func TestSlowExport(t *testing.T) {
 	exportWriteTimeout = time.Second
 	store := mustOpenStore(t, filepath.Join(t.TempDir(), "slow.db"))
 	const rows = 60_000 // ~18 MB: more than the socket buffers hold
-	err := store.writeTx(t.Context(), func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		for i := range rows {
-			t := Todo{Title: fmt.Sprintf("row %d of a long export, padded to a realistic length of title", i)}
-			t.stamp(nil, now)
-			if _, err := insertTodo(ctx, tx, t); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedTodos(t, store, rows)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := newServer(logger, store, config{})
 	srv := httptest.NewUnstartedServer(h)

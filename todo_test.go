@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -1176,36 +1175,13 @@ func TestRun(t *testing.T) {
 // SIGTERM: it exits 0, and what it acknowledged is in the file.
 func TestSignalStopsCleanly(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "signal.db")
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "TODO_TEST_RUN_MAIN=1", "TODO_ADDR=127.0.0.1:0", "TODO_DB="+db)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	c := startChild(t, db)
+	if status, body, _, err := c.send("POST", "/v1/todos", `{"title":"kept"}`); err != nil || status != http.StatusCreated {
+		t.Fatalf("create: %d %s %v", status, body, err)
 	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("%v; stderr: %s", err, stderr.String())
-	}
-	base := strings.TrimPrefix(strings.TrimSpace(line), "listening on ")
-	resp, err := http.Post(base+"/v1/todos", "application/json", strings.NewReader(`{"title":"kept"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("status %d", resp.StatusCode)
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
 	}
 	s := mustOpenStore(t, db)
 	if todo, err := s.FindTodo(t.Context(), 1); err != nil || !strings.Contains(string(todo.Fields), `"title":"kept"`) {
