@@ -1,0 +1,334 @@
+package main
+
+// Reading a request: its body, its query, the id in its path and the headers
+// that change what it does. Everything here turns client input into values or
+// a 4xx *Error that names what was wrong; nothing writes a response.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The limits of a request (API.md).
+const (
+	maxBodyBytes         = 1 << 20
+	maxLimit             = 1000 // todos in a page
+	maxIdempotencyKeyLen = 255
+)
+
+// decode reads r's body, a JSON object, into v; the body must be one of
+// mediaTypes. It returns the body, for fingerprints.
+func decode(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) ([]byte, error) {
+	// A Content-Type on a request without a body is ignored: it is then an empty body.
+	if r.ContentLength != 0 && !hasMediaType(r, mediaTypes) {
+		return nil, Errorf(EUNSUPPORTED, "the body must be %s", strings.Join(mediaTypes, " or "))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, Errorf(ETOOLARGE, "the body is larger than %d bytes", maxBodyBytes)
+	case err != nil:
+		return nil, &Error{Code: EMALFORMED, Message: "the body could not be read", Err: err}
+	case len(bytes.TrimSpace(body)) == 0:
+		return nil, Errorf(EMALFORMED, "the body is empty; send a JSON object")
+	case !utf8.Valid(body):
+		return nil, Errorf(EMALFORMED, "the body is not valid UTF-8")
+	case !json.Valid(body):
+		return nil, Errorf(EMALFORMED, "the body is not valid JSON, or has data after its end")
+	case bytes.TrimLeft(body, " \t\r\n")[0] != '{':
+		return nil, Errorf(EMALFORMED, "the body must be a JSON object")
+	}
+	if err := checkMembers(body, v); err != nil {
+		return nil, bodyFieldError(err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return nil, bodyFieldError(err)
+	}
+	return body, nil
+}
+
+// checkMembers refuses a member at the top level of body, a valid JSON
+// object, that is given twice or is not exactly the name of a field of v (a
+// pointer to a struct): encoding/json would quietly keep the last of two, and
+// take "TITLE" for "title", so two readers of one body could disagree.
+func checkMembers(body []byte, v any) error {
+	var names []string
+	for t, i := reflect.TypeOf(v).Elem(), 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return err
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		switch {
+		case !slices.Contains(names, name):
+			return &Error{Code: EMALFORMED, Message: "the body has an unknown field",
+				Fields: []FieldError{{name, "is not a field of a todo"}}}
+		case seen[name]:
+			return &Error{Code: EMALFORMED, Message: "the body has a field twice",
+				Fields: []FieldError{{name, "is given more than once"}}}
+		}
+		seen[name] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bodyFieldError turns encoding/json's error about one field into a 400 that
+// names the field, without Go's words.
+func bodyFieldError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		want := "of another type"
+		switch typeErr.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Int64:
+			want = "an integer"
+		}
+		return &Error{Code: EMALFORMED, Message: "a field has the wrong type",
+			Fields: []FieldError{{typeErr.Field, "must be " + want}}, Err: err}
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: EMALFORMED, Message: "the body could not be read as a todo", Err: err}
+}
+
+func hasMediaType(r *http.Request, mediaTypes []string) bool {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return false
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return false
+	}
+	return slices.Contains(mediaTypes, mt)
+}
+
+// acceptsNDJSON reports whether the client asked for the NDJSON export.
+func acceptsNDJSON(r *http.Request) bool {
+	for _, accept := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(accept, ",") {
+			mt, params, err := mime.ParseMediaType(part)
+			if err != nil || mt != "application/x-ndjson" {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if v, err := strconv.ParseFloat(q, 64); err != nil || v <= 0 {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func invalidTodo(problems []FieldError) error {
+	return &Error{Code: EINVALID, Message: "the todo is not valid", Fields: problems}
+}
+
+// parseID reads the {id} of the path: a positive integer, written plainly.
+func parseID(r *http.Request) (int64, error) {
+	s := r.PathValue("id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != s {
+		return 0, &Error{Code: EMALFORMED, Message: "the id in the path must be a positive integer",
+			Fields: []FieldError{{"id", "must be a positive integer"}}}
+	}
+	return id, nil
+}
+
+// idempotencyKey reads the Idempotency-Key header, or returns nil without one.
+func idempotencyKey(r *http.Request) (*IdempotencyKey, error) {
+	values := r.Header.Values("Idempotency-Key")
+	if values == nil {
+		return nil, nil
+	}
+	if len(values) > 1 || !printableASCII(values[0], maxIdempotencyKeyLen) {
+		return nil, &Error{Code: EMALFORMED, Message: "the Idempotency-Key header is not valid",
+			Fields: []FieldError{{"Idempotency-Key", fmt.Sprintf("must be one value of 1 to %d printable ASCII characters", maxIdempotencyKeyLen)}}}
+	}
+	return &IdempotencyKey{Key: values[0]}, nil
+}
+
+func printableASCII(s string, maxLen int) bool {
+	if len(s) == 0 || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// etag is the strong validator of a todo at version, quoted as the header carries it.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// etagMatches reports whether a list of entity tags (If-Match or
+// If-None-Match) matches etag; weak comparison ignores a W/ prefix.
+func etagMatches(lists []string, etag string, weak bool) bool {
+	for _, list := range lists {
+		for tag := range strings.SplitSeq(list, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "*" {
+				return true
+			}
+			if rest, ok := strings.CutPrefix(tag, "W/"); ok {
+				if !weak {
+					continue
+				}
+				tag = rest
+			}
+			if tag == etag {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkIfMatch is the If-Match precondition of a write on t.
+func checkIfMatch(r *http.Request, t Todo) error {
+	if im := r.Header.Values("If-Match"); im != nil && !etagMatches(im, etag(t.Version), false) {
+		return Errorf(EPRECONDITION, "If-Match does not match the todo's current ETag")
+	}
+	return nil
+}
+
+// listParameters are the query parameters of GET /v1/todos.
+var listParameters = []string{"completed", "q", "due_before", "due_after", "updated_since", "sort", "limit", "cursor"}
+
+// parseFilter reads a query string into a Filter. Only the parameters named
+// in allowed may appear; every bad or unknown one is named in the error.
+func parseFilter(rawQuery string, allowed ...string) (Filter, error) {
+	f := Filter{Sort: SortByID}
+	var problems []FieldError
+	bad := func(name, message string) { problems = append(problems, FieldError{name, message}) }
+	timeParam := func(name, v string) *time.Time {
+		t, err := ParseTime(v)
+		if err != nil {
+			bad(name, "must be an RFC 3339 date-time, like 2026-11-22T10:04:05Z (a + in an offset is sent as %2B)")
+		}
+		return &t
+	}
+	values, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return f, queryError([]FieldError{{"query", "is not a valid query string"}})
+	}
+	for name, vs := range values {
+		v := vs[0]
+		switch {
+		case name == "":
+			bad("query", "has a parameter without a name")
+		case !slices.Contains(allowed, name):
+			bad(name, "is not a parameter of this route")
+		case len(vs) > 1:
+			bad(name, "is given more than once")
+		case name == "completed":
+			if v != "true" && v != "false" {
+				bad(name, "must be true or false")
+			}
+			completed := v == "true"
+			f.Completed = &completed
+		case name == "q":
+			if !utf8.ValidString(v) {
+				bad(name, "must be valid UTF-8")
+			}
+			f.Text = v
+		case name == "due_before":
+			f.DueBefore = timeParam(name, v)
+		case name == "due_after":
+			f.DueAfter = timeParam(name, v)
+		case name == "updated_since":
+			f.UpdatedSince = timeParam(name, v)
+		case name == "sort":
+			key, desc := strings.CutPrefix(v, "-")
+			if _, ok := sortExpr[SortKey(key)]; !ok {
+				bad(name, "must be id, due, order or updated_at, with a - before it to reverse")
+			}
+			f.Sort, f.Descending = SortKey(key), desc
+		case name == "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxLimit {
+				bad(name, fmt.Sprintf("must be an integer from 1 to %d", maxLimit))
+			}
+			f.Limit = n
+		}
+	}
+	if cursor := values.Get("cursor"); values.Has("cursor") && problems == nil {
+		var ok bool
+		if f.After, ok = decodeCursor(f, cursor); !ok {
+			bad("cursor", "is not a cursor of this list; take it from the next link")
+		}
+	}
+	if problems != nil {
+		return f, queryError(problems)
+	}
+	return f, nil
+}
+
+// queryError is the 400 for bad query parameters, each named.
+func queryError(problems []FieldError) error {
+	slices.SortFunc(problems, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+	names := make([]string, len(problems))
+	for i, p := range problems {
+		names[i] = p.Field
+	}
+	return &Error{Code: EMALFORMED, Message: "bad query parameter: " + strings.Join(names, ", "), Fields: problems}
+}
+
+// A cursor is the sort it belongs to and the last row's place in it, so
+// that a cursor of one sort is refused by another.
+func encodeCursor(f Filter, last Position) string {
+	raw := fmt.Sprintf("%s:%t:%d:%d", f.Sort, f.Descending, last.Value, last.ID)
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeCursor(f Filter, cursor string) (*Position, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return nil, false
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 4 || parts[0] != string(f.Sort) || parts[1] != strconv.FormatBool(f.Descending) {
+		return nil, false
+	}
+	value, err1 := strconv.ParseInt(parts[2], 10, 64)
+	id, err2 := strconv.ParseInt(parts[3], 10, 64)
+	if err1 != nil || err2 != nil || id < 0 {
+		return nil, false
+	}
+	return &Position{Value: value, ID: id}, true
+}
