@@ -227,8 +227,9 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 // exportChunk bytes: its memory does not grow with the rows.
 func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 	var problems []FieldError
+	query := r.URL.Query()
 	for _, name := range []string{"cursor", "limit"} {
-		if r.URL.Query().Has(name) {
+		if query.Has(name) {
 			problems = append(problems, FieldError{name, "does not apply to an export (Accept: application/x-ndjson)"})
 		}
 	}

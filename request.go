@@ -47,15 +47,16 @@ func decode(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string)
 		return nil, Errorf(EMALFORMED, "the body is empty; send a JSON object")
 	case !utf8.Valid(body):
 		return nil, Errorf(EMALFORMED, "the body is not valid UTF-8")
-	case !json.Valid(body):
-		return nil, Errorf(EMALFORMED, "the body is not valid JSON, or has data after its end")
-	case bytes.TrimLeft(body, " \t\r\n")[0] != '{':
+	case bytes.TrimLeft(body, " \t\r\n")[0] != '{' && json.Valid(body):
 		return nil, Errorf(EMALFORMED, "the body must be a JSON object")
 	}
-	if err := checkMembers(body, v); err != nil {
+	// Unmarshal finds bad syntax, data after the end and wrong types (and
+	// refuses anything but an object, null aside, which the line above
+	// refused); checkMembers then reads the names again, exactly.
+	if err := json.Unmarshal(body, v); err != nil {
 		return nil, bodyFieldError(err)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := checkMembers(body, v); err != nil {
 		return nil, bodyFieldError(err)
 	}
 	return body, nil
@@ -99,8 +100,8 @@ func checkMembers(body []byte, v any) error {
 	return nil
 }
 
-// bodyFieldError turns encoding/json's error about one field into a 400 that
-// names the field, without Go's words.
+// bodyFieldError turns an error from reading a body into a 400 without Go's
+// words: a field of the wrong type is named, bad syntax is said to be so.
 func bodyFieldError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
@@ -120,7 +121,7 @@ func bodyFieldError(err error) error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: EMALFORMED, Message: "the body could not be read as a todo", Err: err}
+	return &Error{Code: EMALFORMED, Message: "the body is not valid JSON, or has data after its end", Err: err}
 }
 
 func hasMediaType(r *http.Request, mediaTypes []string) bool {
