@@ -610,28 +610,19 @@ func listQuery(f Filter) (string, []any) {
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-const todoColumns = `id, title, notes, completed, "order", due, created_at, updated_at, completed_at, version`
-
-// querier is what *sql.DB and *sql.Tx share, so that the helpers below run
-// on the reader pool or inside a write transaction alike.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func findTodo(ctx context.Context, q querier, id int64) (Todo, error) {
-	t, err := scanTodo(q.QueryRowContext(ctx, "SELECT "+todoColumns+" FROM todos WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Todo{}, Errorf(ENOTFOUND, "todo %d does not exist", id)
-	}
-	return t, err
-}
-
-func scanTodo(row interface{ Scan(...any) error }) (Todo, error) {
+// findTodo reads the todo with id, whole, inside a write transaction: the
+// write path needs its fields, where reads need only its JSON.
+func findTodo(ctx context.Context, tx *sql.Tx, id int64) (Todo, error) {
 	var t Todo
 	var due, completedAt sql.NullInt64
 	var createdAt, updatedAt int64
-	err := row.Scan(&t.ID, &t.Title, &t.Notes, &t.Completed, &t.Order, &due,
-		&createdAt, &updatedAt, &completedAt, &t.Version)
+	err := tx.QueryRowContext(ctx, `SELECT id, title, notes, completed, "order", due,
+		created_at, updated_at, completed_at, version FROM todos WHERE id = ?`, id).
+		Scan(&t.ID, &t.Title, &t.Notes, &t.Completed, &t.Order, &due,
+			&createdAt, &updatedAt, &completedAt, &t.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Todo{}, Errorf(ENOTFOUND, "todo %d does not exist", id)
+	}
 	t.Due, t.CompletedAt = timePtr(due), timePtr(completedAt)
 	t.CreatedAt, t.UpdatedAt = time.UnixMilli(createdAt).UTC(), time.UnixMilli(updatedAt).UTC()
 	return t, err
