@@ -178,13 +178,12 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 // lines are dropped and counted. Lines of the last moments before a crash
 // may be lost; Close writes out the rest.
 type logBuffer struct {
-	out   io.Writer
-	stop  chan struct{}
-	done  chan struct{}
-	mu    sync.Mutex
-	buf   []byte
-	spare []byte
-	lost  int
+	out  io.Writer
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	buf  []byte
+	lost int
 }
 
 func newLogBuffer(out io.Writer) *logBuffer {
@@ -223,15 +222,12 @@ func (b *logBuffer) run() {
 func (b *logBuffer) flush() {
 	b.mu.Lock()
 	lines, lost := b.buf, b.lost
-	b.buf, b.spare, b.lost = b.spare[:0], nil, 0
+	b.buf, b.lost = nil, 0
 	b.mu.Unlock()
 	if lost > 0 {
 		fmt.Fprintf(b.out, "todo: %d log lines were dropped: the log was not taking them\n", lost)
 	}
 	b.out.Write(lines) // nowhere to report a failure to write the log
-	b.mu.Lock()
-	b.spare = lines
-	b.mu.Unlock()
 }
 
 // Close writes out what is left and stops.
