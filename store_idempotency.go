@@ -1,0 +1,51 @@
+package main
+
+// Idempotency keys: a create with a key is answered the same on a retry.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+const idempotencyTTL = 24 * time.Hour
+
+// IdempotencyKey is a client's key for a create, with a fingerprint of its request.
+type IdempotencyKey struct {
+	Key         string
+	Fingerprint []byte
+}
+
+// findIdempotent looks up a key younger than a day, and the todo it created.
+func findIdempotent(ctx context.Context, tx *sql.Tx, key IdempotencyKey, now time.Time) (TodoJSON, bool, error) {
+	var fingerprint []byte
+	t := TodoJSON{Version: FirstVersion}
+	err := tx.QueryRowContext(ctx,
+		"SELECT fingerprint, todo_id, todo_json FROM idempotency_keys WHERE key = ? AND created_at >= ?",
+		key.Key, now.Add(-idempotencyTTL).UnixMilli()).Scan(&fingerprint, &t.ID, &t.Fields)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, false, nil
+	}
+	if err != nil {
+		return t, false, err
+	}
+	if !bytes.Equal(fingerprint, key.Fingerprint) {
+		return t, false, Errorf(EINVALID, "the Idempotency-Key was already used for a different request")
+	}
+	return t, true, nil
+}
+
+// saveIdempotent records key for the todo t just created, and forgets the
+// keys that have expired.
+func saveIdempotent(ctx context.Context, tx *sql.Tx, key IdempotencyKey, t TodoJSON, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE created_at < ?",
+		now.Add(-idempotencyTTL).UnixMilli()); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx,
+		"INSERT INTO idempotency_keys (key, fingerprint, todo_id, todo_json, created_at) VALUES (?, ?, ?, ?, ?)",
+		key.Key, key.Fingerprint, t.ID, t.Fields, now.UnixMilli())
+	return err
+}

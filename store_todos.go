@@ -1,0 +1,282 @@
+package main
+
+// The todo queries: the writes (each run by the writer goroutine), the reads
+// (from the pool of readers, and the cache), the list query and row mapping.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+)
+
+// CreateTodo stores t as a new todo and returns it with its id and times.
+// With a key, a retry of the same request within a day returns the todo as it
+// was created and replayed true; the same key with another request is EINVALID.
+func (s *Store) CreateTodo(ctx context.Context, t Todo, key *IdempotencyKey) (created TodoJSON, replayed bool, err error) {
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		if key != nil {
+			prior, found, err := findIdempotent(ctx, tx, *key, now)
+			if err != nil || found {
+				created, replayed = prior, found
+				return err
+			}
+		}
+		t.stamp(nil, now)
+		var err error
+		if created, err = insertTodo(ctx, tx, t); err != nil {
+			return err
+		}
+		if key != nil {
+			return saveIdempotent(ctx, tx, *key, created, now)
+		}
+		return nil
+	})
+	return created, replayed, err
+}
+
+// UpdateTodo changes the todo with id by calling change on it, all in one
+// transaction, so that a check inside change (If-Match) is atomic with the
+// write. A change that leaves the content as it was writes nothing.
+func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) error) (TodoJSON, error) {
+	var updated TodoJSON
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		old, err := findTodo(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		t := old
+		if err := change(&t); err != nil {
+			return err
+		}
+		if sameContent(old, t) {
+			updated = old.JSON()
+			return nil
+		}
+		t.stamp(&old, now)
+		updated, err = updateTodo(ctx, tx, t)
+		return err
+	})
+	s.cache.forget(id)
+	return updated, err
+}
+
+// DeleteTodo deletes the todo with id if check, called on it in the same
+// transaction, returns nil.
+func (s *Store) DeleteTodo(ctx context.Context, id int64, check func(Todo) error) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+		t, err := findTodo(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := check(t); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM todos WHERE id = ?", id)
+		return err
+	})
+	s.cache.forget(id)
+	return err
+}
+
+// DeleteTodos deletes every todo, or only those whose completed is *completed.
+func (s *Store) DeleteTodos(ctx context.Context, completed *bool) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+		var err error
+		if completed == nil {
+			_, err = tx.ExecContext(ctx, "DELETE FROM todos")
+		} else {
+			_, err = tx.ExecContext(ctx, "DELETE FROM todos WHERE completed = ?", *completed)
+		}
+		return err
+	})
+	s.cache.forgetAll()
+	return err
+}
+
+// FindTodo returns the todo with id, or ENOTFOUND.
+func (s *Store) FindTodo(ctx context.Context, id int64) (TodoJSON, error) {
+	t, ok, gen := s.cache.get(id)
+	if ok {
+		return t, nil
+	}
+	if err := s.enter(ctx); err != nil {
+		return t, err
+	}
+	defer s.leave()
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	err := s.read.QueryRowContext(ctx, "SELECT id, version, json FROM todos WHERE id = ?", id).
+		Scan(&t.ID, &t.Version, &t.Fields)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, Errorf(ENOTFOUND, "todo %d does not exist", id)
+	}
+	if err != nil {
+		return t, s.dbError(ctx, "find todo", err)
+	}
+	s.cache.put(t, gen)
+	return t, nil
+}
+
+// ListTodos calls each for every todo that f selects, in f's order, with its
+// keyset position, reading the rows as it goes: memory does not grow with
+// their number. With no limit (an export) the query is bounded by
+// exportTimeout instead of s.Timeout. t.Fields is only valid during the call.
+func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t TodoJSON, at Position) error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
+	timeout := s.Timeout
+	if f.Limit == 0 {
+		timeout = exportTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	query, args := listQuery(f)
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return s.dbError(ctx, "list todos", err)
+	}
+	defer rows.Close()
+	var t TodoJSON
+	var at Position
+	var fields sql.RawBytes // not copied: each appends it where it goes
+	for rows.Next() {
+		if err := rows.Scan(&t.ID, &t.Version, &at.Value, &fields); err != nil {
+			return s.dbError(ctx, "list todos", err)
+		}
+		t.Fields, at.ID = fields, t.ID
+		if err := each(t, at); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.dbError(ctx, "list todos", err)
+	}
+	return nil
+}
+
+// sortExpr is the SQL for each sort key; each has an index ending in id.
+var sortExpr = map[SortKey]string{
+	SortByID:        "id",
+	SortByDue:       "ifnull(due, 9223372036854775807)", // noDue; as in the index todos_by_due
+	SortByOrder:     `"order"`,
+	SortByUpdatedAt: "updated_at",
+}
+
+// listQuery builds the SELECT for f. Paging is by keyset (the last row's sort
+// value and id), so that a page costs the same deep in the list as at its
+// head, and a row inserted meanwhile is neither skipped nor repeated.
+func listQuery(f Filter) (string, []any) {
+	var where []string
+	var args []any
+	if f.Completed != nil {
+		where, args = append(where, "completed = ?"), append(args, *f.Completed)
+	}
+	if f.Text != "" {
+		// LIKE folds ASCII case; the escapes make % and _ in the text literal.
+		pattern := "%" + likeEscaper.Replace(f.Text) + "%"
+		where = append(where, `(title LIKE ? ESCAPE '\' OR notes LIKE ? ESCAPE '\')`)
+		args = append(args, pattern, pattern)
+	}
+	if f.DueBefore != nil {
+		where, args = append(where, "due < ?"), append(args, f.DueBefore.UnixMilli())
+	}
+	if f.DueAfter != nil {
+		where, args = append(where, "due >= ?"), append(args, f.DueAfter.UnixMilli())
+	}
+	if f.UpdatedSince != nil {
+		where, args = append(where, "updated_at >= ?"), append(args, f.UpdatedSince.UnixMilli())
+	}
+	key, dir, cmp := sortExpr[f.Sort], "ASC", ">"
+	if f.Descending {
+		dir, cmp = "DESC", "<"
+	}
+	if f.After != nil {
+		if f.Sort == SortByID {
+			where, args = append(where, "id "+cmp+" ?"), append(args, f.After.ID)
+		} else {
+			where = append(where, "("+key+", id) "+cmp+" (?, ?)")
+			args = append(args, f.After.Value, f.After.ID)
+		}
+	}
+
+	var q strings.Builder
+	q.WriteString("SELECT id, version, " + key + ", json FROM todos")
+	if len(where) > 0 {
+		q.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	if f.Sort == SortByID {
+		q.WriteString(" ORDER BY id " + dir)
+	} else {
+		q.WriteString(" ORDER BY " + key + " " + dir + ", id " + dir)
+	}
+	if f.Limit > 0 {
+		q.WriteString(" LIMIT ?")
+		args = append(args, f.Limit)
+	}
+	return q.String(), args
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// findTodo reads the todo with id, whole, inside a write transaction: the
+// write path needs its fields, where reads need only its JSON.
+func findTodo(ctx context.Context, tx *sql.Tx, id int64) (Todo, error) {
+	var t Todo
+	var due, completedAt sql.NullInt64
+	var createdAt, updatedAt int64
+	err := tx.QueryRowContext(ctx, `SELECT id, title, notes, completed, "order", due,
+		created_at, updated_at, completed_at, version FROM todos WHERE id = ?`, id).
+		Scan(&t.ID, &t.Title, &t.Notes, &t.Completed, &t.Order, &due,
+			&createdAt, &updatedAt, &completedAt, &t.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Todo{}, Errorf(ENOTFOUND, "todo %d does not exist", id)
+	}
+	t.Due, t.CompletedAt = timePtr(due), timePtr(completedAt)
+	t.CreatedAt, t.UpdatedAt = time.UnixMilli(createdAt).UTC(), time.UnixMilli(updatedAt).UTC()
+	return t, err
+}
+
+func timePtr(ms sql.NullInt64) *time.Time {
+	if !ms.Valid {
+		return nil
+	}
+	t := time.UnixMilli(ms.Int64).UTC()
+	return &t
+}
+
+func millis(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func insertTodo(ctx context.Context, tx *sql.Tx, t Todo) (TodoJSON, error) {
+	j := t.JSON()
+	// Exec and LastInsertId, not RETURNING: through mattn/go-sqlite3 an insert
+	// with RETURNING measured 18 µs against 5 µs without.
+	res, err := tx.ExecContext(ctx, `INSERT INTO todos
+		(title, notes, completed, "order", due, created_at, updated_at, completed_at, version, json)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.Title, t.Notes, t.Completed, t.Order, millis(t.Due),
+		t.CreatedAt.UnixMilli(), t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, j.Fields)
+	if err != nil {
+		return j, err
+	}
+	j.ID, err = res.LastInsertId()
+	return j, err
+}
+
+func updateTodo(ctx context.Context, tx *sql.Tx, t Todo) (TodoJSON, error) {
+	j := t.JSON()
+	_, err := tx.ExecContext(ctx, `UPDATE todos SET
+		title = ?, notes = ?, completed = ?, "order" = ?, due = ?,
+		updated_at = ?, completed_at = ?, version = ?, json = ? WHERE id = ?`,
+		t.Title, t.Notes, t.Completed, t.Order, millis(t.Due),
+		t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, j.Fields, t.ID)
+	return j, err
+}
