@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -17,12 +14,7 @@ import (
 const (
 	defaultLimit = 100 // todos in a page when the client names no limit
 	readyTimeout = time.Second
-	exportChunk  = 32 << 10 // bytes of an export sent at a time
 )
-
-// exportWriteTimeout bounds the write of each chunk of an export. A variable
-// only so that a test can wait less.
-var exportWriteTimeout = 30 * time.Second
 
 // server holds what the handlers depend on.
 type server struct {
@@ -89,7 +81,7 @@ func (s *server) createTodo(w http.ResponseWriter, r *http.Request) {
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	s.writeTodo(w, r, http.StatusCreated, t)
+	writeTodo(w, http.StatusCreated, t, s.collectionURL(r))
 }
 
 func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +100,7 @@ func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	s.writeTodo(w, r, http.StatusOK, t)
+	writeTodo(w, http.StatusOK, t, s.collectionURL(r))
 }
 
 func (s *server) patchTodo(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +142,7 @@ func (s *server) updateTodo(w http.ResponseWriter, r *http.Request, mediaTypes [
 		writeError(w, r, err)
 		return
 	}
-	s.writeTodo(w, r, http.StatusOK, t)
+	writeTodo(w, http.StatusOK, t, s.collectionURL(r))
 }
 
 func (s *server) deleteTodo(w http.ResponseWriter, r *http.Request) {
@@ -223,8 +215,7 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, append(body, "]\n"...))
 }
 
-// exportTodos streams every todo that f selects as NDJSON, in chunks of
-// exportChunk bytes: its memory does not grow with the rows.
+// exportTodos streams every todo that f selects as NDJSON.
 func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 	var problems []FieldError
 	query := r.URL.Query()
@@ -237,43 +228,9 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 		writeError(w, r, queryError(problems))
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	rc := http.NewResponseController(w)
-	buf := make([]byte, 0, exportChunk+4096)
-	collection := s.collectionURL(r)
-	sent := false
-	// send writes what buf holds, under a fresh write deadline: an export is
-	// cut off when the client stops reading, not because it is long.
-	send := func() error {
-		err := rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout))
-		if err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		sent = true
-		_, err = w.Write(buf)
-		buf = buf[:0]
-		return err
-	}
-	err := s.store.ListTodos(r.Context(), f, func(t TodoJSON, _ Position) error {
-		buf = append(t.AppendJSON(buf, collection), '\n')
-		if len(buf) >= exportChunk {
-			return send()
-		}
-		return nil
-	})
-	if err == nil && len(buf) > 0 {
-		err = send()
-	}
-	switch {
-	case err == nil: // with no rows, net/http sends the 200 and its headers
-	case !sent:
-		writeError(w, r, err)
-	default:
-		// The status is sent: end the stream without its last chunk, so the
-		// client sees that the export is incomplete.
-		requestInfoFrom(r.Context()).logger().Warn("export cut short", "err", err)
-		panic(http.ErrAbortHandler)
-	}
+	stream := newNDJSONStream(w, s.collectionURL(r))
+	err := s.store.ListTodos(r.Context(), f, func(t TodoJSON, _ Position) error { return stream.add(t) })
+	stream.end(r, err)
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -312,29 +269,4 @@ func (s *server) collectionURL(r *http.Request) string { return s.baseURL(r) + "
 
 func (s *server) todoURL(r *http.Request, id int64) string {
 	return s.collectionURL(r) + strconv.FormatInt(id, 10)
-}
-
-// writeTodo answers with t as JSON, and its ETag.
-func (s *server) writeTodo(w http.ResponseWriter, r *http.Request, status int, t TodoJSON) {
-	w.Header().Set("ETag", etag(t.Version))
-	body := t.AppendJSON(make([]byte, 0, 512), s.collectionURL(r))
-	writeJSON(w, status, append(body, '\n'))
-}
-
-// encode answers with v as JSON.
-func encode(w http.ResponseWriter, r *http.Request, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		writeError(w, r, fmt.Errorf("encode response: %w", err))
-		return
-	}
-	writeJSON(w, status, append(body, '\n'))
-}
-
-// writeJSON answers with body, a JSON text.
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	w.Write(body) // an error here means the client is gone; nothing to do
 }

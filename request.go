@@ -194,9 +194,6 @@ func printableASCII(s string, maxLen int) bool {
 	return true
 }
 
-// etag is the strong validator of a todo at version, quoted as the header carries it.
-func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
-
 // etagMatches reports whether a list of entity tags (If-Match or
 // If-None-Match) matches etag; weak comparison ignores a W/ prefix.
 func etagMatches(lists []string, etag string, weak bool) bool {

@@ -1,0 +1,196 @@
+package main
+
+// Writing a response: JSON, a todo with its ETag, a stream of NDJSON lines,
+// and problem JSON for every error, with statusOf, the one place where an
+// error code becomes an HTTP status. Nothing here reads the request's input.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+const (
+	retryAfter  = "1"      // what a 503 tells the client to wait, in seconds
+	exportChunk = 32 << 10 // bytes of an export sent at a time
+)
+
+// exportWriteTimeout bounds the write of each chunk of an export. A variable
+// only so that a test can wait less.
+var exportWriteTimeout = 30 * time.Second
+
+// etag is the strong validator of a todo at version, quoted as the header carries it.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// writeTodo answers with t as JSON, and its ETag; collection is the URL its url starts with.
+func writeTodo(w http.ResponseWriter, status int, t TodoJSON, collection string) {
+	w.Header().Set("ETag", etag(t.Version))
+	body := t.AppendJSON(make([]byte, 0, 512), collection)
+	writeJSON(w, status, append(body, '\n'))
+}
+
+// encode answers with v as JSON.
+func encode(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	writeJSON(w, status, append(body, '\n'))
+}
+
+// writeJSON answers with body, a JSON text.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body) // an error here means the client is gone; nothing to do
+}
+
+// ndjsonStream writes todos as NDJSON, one a line, in chunks of exportChunk
+// bytes: its memory does not grow with the rows. Each chunk is written under
+// a fresh write deadline: a stream is cut off when the client stops reading,
+// not because it is long.
+type ndjsonStream struct {
+	w          http.ResponseWriter
+	rc         *http.ResponseController
+	collection string
+	buf        []byte
+	sent       bool // the status line is out: an error can no longer be a problem
+}
+
+func newNDJSONStream(w http.ResponseWriter, collection string) *ndjsonStream {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	return &ndjsonStream{w: w, rc: http.NewResponseController(w), collection: collection,
+		buf: make([]byte, 0, exportChunk+4096)}
+}
+
+// add appends t's line, and sends the chunk once it is full.
+func (st *ndjsonStream) add(t TodoJSON) error {
+	st.buf = append(t.AppendJSON(st.buf, st.collection), '\n')
+	if len(st.buf) >= exportChunk {
+		return st.flush()
+	}
+	return nil
+}
+
+func (st *ndjsonStream) flush() error {
+	err := st.rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout))
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	st.sent = true
+	_, err = st.w.Write(st.buf)
+	st.buf = st.buf[:0]
+	return err
+}
+
+// end sends what is left, or answers err: as a problem while nothing was
+// sent, else by cutting the stream off without its last chunk, so that the
+// client sees that it is incomplete.
+func (st *ndjsonStream) end(r *http.Request, err error) {
+	if err == nil && len(st.buf) > 0 {
+		err = st.flush()
+	}
+	switch {
+	case err == nil: // with no rows, net/http sends the 200 and its headers
+	case !st.sent:
+		writeError(st.w, r, err)
+	default:
+		requestInfoFrom(r.Context()).logger().Warn("export cut short", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// statusOf is the HTTP status of an error code.
+func statusOf(code string) int {
+	switch code {
+	case EMALFORMED:
+		return http.StatusBadRequest
+	case EINVALID:
+		return http.StatusUnprocessableEntity
+	case EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case ENOTFOUND:
+		return http.StatusNotFound
+	case ENOTALLOWED:
+		return http.StatusMethodNotAllowed
+	case ECONFLICT:
+		return http.StatusConflict
+	case EPRECONDITION:
+		return http.StatusPreconditionFailed
+	case ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case EUNSUPPORTED:
+		return http.StatusUnsupportedMediaType
+	case EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case EFULL:
+		return http.StatusInsufficientStorage
+	}
+	return http.StatusInternalServerError
+}
+
+// problem is an RFC 9457 problem details body.
+type problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail"`
+	Instance  string       `json:"instance"`
+	RequestID string       `json:"request_id"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// writeError answers r with err as problem JSON. An internal error is logged in
+// full and shown to the client only as a failure with the request id.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	info := requestInfoFrom(r.Context())
+	code := ErrorCode(err)
+	status := statusOf(code)
+	p := problem{
+		Type:      "about:blank",
+		Title:     http.StatusText(status),
+		Status:    status,
+		Instance:  r.URL.EscapedPath(),
+		RequestID: info.id,
+	}
+	var e *Error
+	if code == EINTERNAL || !errors.As(err, &e) {
+		info.logger().Error("internal error", "err", err)
+		p.Detail = "something failed on our side; the log has the details under this request id"
+	} else {
+		p.Detail, p.Errors = e.Message, e.Fields
+		level := slog.LevelDebug // the client's mistake, already in the response
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		if e.Err != nil && info.log.Enabled(r.Context(), level) {
+			info.logger().Log(r.Context(), level, "request failed", "code", code, "err", e.Err)
+		}
+	}
+
+	h := w.Header()
+	switch status {
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", "Bearer")
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", retryAfter)
+	}
+	body, merr := json.Marshal(p)
+	if merr != nil { // cannot happen: every field is a string, an int or a FieldError
+		info.logger().Error("encode problem", "err", merr)
+	}
+	body = append(body, '\n')
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Del("ETag")
+	w.WriteHeader(status)
+	if _, err := w.Write(body); err != nil {
+		info.logger().Debug("write problem", "err", err)
+	}
+}
