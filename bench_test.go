@@ -103,7 +103,7 @@ func BenchmarkStorePage(b *testing.B) {
 	f := Filter{Sort: SortByDue, Limit: 100, After: &Position{Value: 0, ID: 5}}
 	for b.Loop() {
 		n := 0
-		if err := s.ListTodos(b.Context(), f, func(TodoJSON, Position) error { n++; return nil }); err != nil || n != 100 {
+		if err := s.ListTodos(b.Context(), f, func(RenderedTodo, Position) error { n++; return nil }); err != nil || n != 100 {
 			b.Fatal(n, err)
 		}
 	}
@@ -114,7 +114,7 @@ func BenchmarkStoreExport(b *testing.B) {
 	s := seededStore(b, rows)
 	for b.Loop() {
 		n := 0
-		if err := s.ListTodos(b.Context(), Filter{Sort: SortByID}, func(TodoJSON, Position) error { n++; return nil }); err != nil || n != rows {
+		if err := s.ListTodos(b.Context(), Filter{Sort: SortByID}, func(RenderedTodo, Position) error { n++; return nil }); err != nil || n != rows {
 			b.Fatal(n, err)
 		}
 	}

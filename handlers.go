@@ -104,21 +104,21 @@ func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) patchTodo(w http.ResponseWriter, r *http.Request) {
-	s.updateTodo(w, r, []string{"application/json", "application/merge-patch+json"},
+	s.changeTodo(w, r, []string{"application/json", "application/merge-patch+json"},
 		func(t *Todo, in TodoInput) []FieldError { return in.ApplyTo(t) })
 }
 
 func (s *server) replaceTodo(w http.ResponseWriter, r *http.Request) {
-	s.updateTodo(w, r, []string{"application/json"}, func(t *Todo, in TodoInput) []FieldError {
+	s.changeTodo(w, r, []string{"application/json"}, func(t *Todo, in TodoInput) []FieldError {
 		replacement, problems := NewTodo(in)
 		*t = replacement // the store keeps id, created_at and version
 		return problems
 	})
 }
 
-// updateTodo is PATCH and PUT: decode the body, then, in one transaction
+// changeTodo is PATCH and PUT: decode the body, then, in one transaction
 // with the write, check If-Match and apply the body with change.
-func (s *server) updateTodo(w http.ResponseWriter, r *http.Request, mediaTypes []string, change func(*Todo, TodoInput) []FieldError) {
+func (s *server) changeTodo(w http.ResponseWriter, r *http.Request, mediaTypes []string, change func(*Todo, TodoInput) []FieldError) {
 	id, err := parseID(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -191,7 +191,7 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 	collection := s.collectionURL(r)
 	var last Position
 	rows, more := 0, false
-	err = s.store.ListTodos(r.Context(), f, func(t TodoJSON, at Position) error {
+	err = s.store.ListTodos(r.Context(), f, func(t RenderedTodo, at Position) error {
 		if rows == limit {
 			more = true
 			return nil
@@ -229,7 +229,7 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 		return
 	}
 	stream := newNDJSONStream(w, s.collectionURL(r))
-	err := s.store.ListTodos(r.Context(), f, func(t TodoJSON, _ Position) error { return stream.add(t) })
+	err := s.store.ListTodos(r.Context(), f, func(t RenderedTodo, _ Position) error { return stream.add(t) })
 	stream.end(r, err)
 }
 

@@ -27,7 +27,7 @@ var exportWriteTimeout = 30 * time.Second
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 // writeTodo answers with t as JSON, and its ETag; collection is the URL its url starts with.
-func writeTodo(w http.ResponseWriter, status int, t TodoJSON, collection string) {
+func writeTodo(w http.ResponseWriter, status int, t RenderedTodo, collection string) {
 	w.Header().Set("ETag", etag(t.Version))
 	body := t.AppendJSON(make([]byte, 0, 512), collection)
 	writeJSON(w, status, append(body, '\n'))
@@ -70,7 +70,7 @@ func newNDJSONStream(w http.ResponseWriter, collection string) *ndjsonStream {
 }
 
 // add appends t's line, and sends the chunk once it is full.
-func (st *ndjsonStream) add(t TodoJSON) error {
+func (st *ndjsonStream) add(t RenderedTodo) error {
 	st.buf = append(t.AppendJSON(st.buf, st.collection), '\n')
 	if len(st.buf) >= exportChunk {
 		return st.flush()

@@ -26,13 +26,13 @@ const (
 
 // Store keeps the todos in one SQLite file.
 type Store struct {
-	// write has a single connection. SQLite lets one writer in at a time;
+	// writeDB has a single connection. SQLite lets one writer in at a time;
 	// queueing writers here, each with a deadline, instead of inside SQLite
 	// means that no request ever sees "database is locked".
-	write *sql.DB
-	// read is a pool of read-only connections. In WAL mode readers see the
+	writeDB *sql.DB
+	// readDB is a pool of readDB-only connections. In WAL mode readers see the
 	// last commit and never wait for the writer.
-	read *sql.DB
+	readDB *sql.DB
 	// Timeout bounds every query but an export; a query that runs out of it
 	// fails as EUNAVAILABLE (503).
 	Timeout time.Duration
@@ -41,7 +41,7 @@ type Store struct {
 	cache todoCache
 	slots chan struct{} // one per request working on the database: see maxInFlight
 
-	writes     chan write    // to runWriter, the one goroutine that writes
+	queue      chan writeJob // to runWriter, the one goroutine that writes
 	closing    chan struct{} // closed by Close: the writer stops
 	writerDone chan struct{} // closed by the writer as it stops
 	closeOnce  sync.Once
@@ -50,8 +50,8 @@ type Store struct {
 // OpenStore opens (or creates) the database at path, or a throwaway one in
 // memory for ":memory:", and brings its schema up to date.
 func OpenStore(path string) (*Store, error) {
-	s := &Store{Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]TodoJSON{}}, slots: make(chan struct{}, maxInFlight),
-		writes: make(chan write, maxBatch), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &Store{Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]RenderedTodo{}}, slots: make(chan struct{}, maxInFlight),
+		queue: make(chan writeJob, maxBatch), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	// synchronous=FULL: in WAL mode a commit returns only after the WAL is
 	// fsynced, so a 201 survives a crash of the process or of the machine.
 	params := fmt.Sprintf("_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_busy_timeout=%d&_stmt_cache_size=%d", busyTimeoutMS, stmtCacheSize)
@@ -62,22 +62,22 @@ func OpenStore(path string) (*Store, error) {
 			return nil, err
 		}
 		db.SetMaxOpenConns(1)
-		s.write, s.read = db, db
+		s.writeDB, s.readDB = db, db
 	} else {
 		var err error
 		// _txlock=immediate: a write transaction takes the write lock at BEGIN,
 		// so it never fails half-way on a lock it could not upgrade.
-		if s.write, err = sql.Open("sqlite3", path+"?"+params+"&_txlock=immediate"); err != nil {
+		if s.writeDB, err = sql.Open("sqlite3", path+"?"+params+"&_txlock=immediate"); err != nil {
 			return nil, err
 		}
-		s.write.SetMaxOpenConns(1)
-		if s.read, err = sql.Open("sqlite3", path+"?"+params+"&_query_only=1"); err != nil {
-			s.write.Close()
+		s.writeDB.SetMaxOpenConns(1)
+		if s.readDB, err = sql.Open("sqlite3", path+"?"+params+"&_query_only=1"); err != nil {
+			s.writeDB.Close()
 			return nil, err
 		}
 		readers := max(4, runtime.NumCPU())
-		s.read.SetMaxOpenConns(readers)
-		s.read.SetMaxIdleConns(readers)
+		s.readDB.SetMaxOpenConns(readers)
+		s.readDB.SetMaxIdleConns(readers)
 	}
 
 	go s.runWriter()
@@ -97,16 +97,16 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	<-s.writerDone
 	var err error
-	if s.read != s.write {
-		err = s.read.Close()
+	if s.readDB != s.writeDB {
+		err = s.readDB.Close()
 	}
-	return errors.Join(err, s.write.Close())
+	return errors.Join(err, s.writeDB.Close())
 }
 
 // Ping checks that the database answers a read.
 func (s *Store) Ping(ctx context.Context) error {
 	var v int
-	if err := s.read.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	if err := s.readDB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return s.dbError(ctx, "ping", err)
 	}
 	return nil

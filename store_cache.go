@@ -11,18 +11,18 @@ const maxCached = 10_000 // todos in the read cache at most
 // the old todo behind.
 type todoCache struct {
 	mu    sync.RWMutex
-	todos map[int64]TodoJSON
+	todos map[int64]RenderedTodo
 	gen   uint64 // counts the forgets
 }
 
-func (c *todoCache) get(id int64) (t TodoJSON, ok bool, gen uint64) {
+func (c *todoCache) get(id int64) (t RenderedTodo, ok bool, gen uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t, ok = c.todos[id]
 	return t, ok, c.gen
 }
 
-func (c *todoCache) put(t TodoJSON, gen uint64) {
+func (c *todoCache) put(t RenderedTodo, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {

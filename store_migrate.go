@@ -23,14 +23,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	var version, tables int
-	if err := s.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := s.writeDB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return err
 	}
 	if version > len(migrations) {
 		return fmt.Errorf("its schema version is %d, newer than this program knows (%d): run a newer todo", version, len(migrations))
 	}
 	if version == 0 {
-		if err := s.write.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+		if err := s.writeDB.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
 			return err
 		}
 		if tables > 0 {

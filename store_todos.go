@@ -14,7 +14,7 @@ import (
 // CreateTodo stores t as a new todo and returns it with its id and times.
 // With a key, a retry of the same request within a day returns the todo as it
 // was created and replayed true; the same key with another request is EINVALID.
-func (s *Store) CreateTodo(ctx context.Context, t Todo, key *IdempotencyKey) (created TodoJSON, replayed bool, err error) {
+func (s *Store) CreateTodo(ctx context.Context, t Todo, key *IdempotencyKey) (created RenderedTodo, replayed bool, err error) {
 	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		if key != nil {
 			prior, found, err := findIdempotent(ctx, tx, *key, now)
@@ -39,10 +39,10 @@ func (s *Store) CreateTodo(ctx context.Context, t Todo, key *IdempotencyKey) (cr
 // UpdateTodo changes the todo with id by calling change on it, all in one
 // transaction, so that a check inside change (If-Match) is atomic with the
 // write. A change that leaves the content as it was writes nothing.
-func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) error) (TodoJSON, error) {
-	var updated TodoJSON
+func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) error) (RenderedTodo, error) {
+	var updated RenderedTodo
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		old, err := findTodo(ctx, tx, id)
+		old, err := findTodoForWrite(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) err
 			return err
 		}
 		if sameContent(old, t) {
-			updated = old.JSON()
+			updated = old.Render()
 			return nil
 		}
 		t.stamp(&old, now)
@@ -66,7 +66,7 @@ func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) err
 // transaction, returns nil.
 func (s *Store) DeleteTodo(ctx context.Context, id int64, check func(Todo) error) error {
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		t, err := findTodo(ctx, tx, id)
+		t, err := findTodoForWrite(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func (s *Store) DeleteTodos(ctx context.Context, completed *bool) error {
 }
 
 // FindTodo returns the todo with id, or ENOTFOUND.
-func (s *Store) FindTodo(ctx context.Context, id int64) (TodoJSON, error) {
+func (s *Store) FindTodo(ctx context.Context, id int64) (RenderedTodo, error) {
 	t, ok, gen := s.cache.get(id)
 	if ok {
 		return t, nil
@@ -107,8 +107,8 @@ func (s *Store) FindTodo(ctx context.Context, id int64) (TodoJSON, error) {
 	defer s.leave()
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	err := s.read.QueryRowContext(ctx, "SELECT id, version, json FROM todos WHERE id = ?", id).
-		Scan(&t.ID, &t.Version, &t.Fields)
+	err := s.readDB.QueryRowContext(ctx, "SELECT id, version, json FROM todos WHERE id = ?", id).
+		Scan(&t.ID, &t.Version, &t.Members)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, Errorf(ENOTFOUND, "todo %d does not exist", id)
 	}
@@ -122,8 +122,8 @@ func (s *Store) FindTodo(ctx context.Context, id int64) (TodoJSON, error) {
 // ListTodos calls each for every todo that f selects, in f's order, with its
 // keyset position, reading the rows as it goes: memory does not grow with
 // their number. With no limit (an export) the query is bounded by
-// exportTimeout instead of s.Timeout. t.Fields is only valid during the call.
-func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t TodoJSON, at Position) error) error {
+// exportTimeout instead of s.Timeout. t.Members is only valid during the call.
+func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t RenderedTodo, at Position) error) error {
 	if err := s.enter(ctx); err != nil {
 		return err
 	}
@@ -135,19 +135,19 @@ func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t TodoJSON, a
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	query, args := listQuery(f)
-	rows, err := s.read.QueryContext(ctx, query, args...)
+	rows, err := s.readDB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return s.dbError(ctx, "list todos", err)
 	}
 	defer rows.Close()
-	var t TodoJSON
+	var t RenderedTodo
 	var at Position
 	var fields sql.RawBytes // not copied: each appends it where it goes
 	for rows.Next() {
 		if err := rows.Scan(&t.ID, &t.Version, &at.Value, &fields); err != nil {
 			return s.dbError(ctx, "list todos", err)
 		}
-		t.Fields, at.ID = fields, t.ID
+		t.Members, at.ID = fields, t.ID
 		if err := each(t, at); err != nil {
 			return err
 		}
@@ -222,9 +222,9 @@ func listQuery(f Filter) (string, []any) {
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// findTodo reads the todo with id, whole, inside a write transaction: the
+// findTodoForWrite reads the todo with id, whole, inside a write transaction: the
 // write path needs its fields, where reads need only its JSON.
-func findTodo(ctx context.Context, tx *sql.Tx, id int64) (Todo, error) {
+func findTodoForWrite(ctx context.Context, tx *sql.Tx, id int64) (Todo, error) {
 	var t Todo
 	var due, completedAt sql.NullInt64
 	var createdAt, updatedAt int64
@@ -255,15 +255,15 @@ func millis(t *time.Time) any {
 	return t.UnixMilli()
 }
 
-func insertTodo(ctx context.Context, tx *sql.Tx, t Todo) (TodoJSON, error) {
-	j := t.JSON()
+func insertTodo(ctx context.Context, tx *sql.Tx, t Todo) (RenderedTodo, error) {
+	j := t.Render()
 	// Exec and LastInsertId, not RETURNING: through mattn/go-sqlite3 an insert
 	// with RETURNING measured 18 µs against 5 µs without.
 	res, err := tx.ExecContext(ctx, `INSERT INTO todos
 		(title, notes, completed, "order", due, created_at, updated_at, completed_at, version, json)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Title, t.Notes, t.Completed, t.Order, millis(t.Due),
-		t.CreatedAt.UnixMilli(), t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, j.Fields)
+		t.CreatedAt.UnixMilli(), t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, j.Members)
 	if err != nil {
 		return j, err
 	}
@@ -271,12 +271,12 @@ func insertTodo(ctx context.Context, tx *sql.Tx, t Todo) (TodoJSON, error) {
 	return j, err
 }
 
-func updateTodo(ctx context.Context, tx *sql.Tx, t Todo) (TodoJSON, error) {
-	j := t.JSON()
+func updateTodo(ctx context.Context, tx *sql.Tx, t Todo) (RenderedTodo, error) {
+	j := t.Render()
 	_, err := tx.ExecContext(ctx, `UPDATE todos SET
 		title = ?, notes = ?, completed = ?, "order" = ?, due = ?,
 		updated_at = ?, completed_at = ?, version = ?, json = ? WHERE id = ?`,
 		t.Title, t.Notes, t.Completed, t.Order, millis(t.Due),
-		t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, j.Fields, t.ID)
+		t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, j.Members, t.ID)
 	return j, err
 }

@@ -54,11 +54,11 @@ func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sq
 		return err
 	}
 	defer s.leave()
-	w := write{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	w := writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	wait, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	select {
-	case s.writes <- w:
+	case s.queue <- w:
 	case <-wait.Done():
 		return s.dbError(wait, "wait for the writer", wait.Err())
 	case <-s.closing:
@@ -79,8 +79,8 @@ func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sq
 
 var errClosed = &Error{Code: EUNAVAILABLE, Message: "the service is stopping"}
 
-// write is one request's part of a batch.
-type write struct {
+// writeJob is one request's part of a batch.
+type writeJob struct {
 	ctx  context.Context // the request's: a write whose client is gone is skipped
 	fn   func(ctx context.Context, tx *sql.Tx, now time.Time) error
 	done chan error // buffered, so that the writer never waits
@@ -92,9 +92,9 @@ type write struct {
 func (s *Store) runWriter() {
 	defer close(s.writerDone)
 	for {
-		var batch []write
+		var batch []writeJob
 		select {
-		case w := <-s.writes:
+		case w := <-s.queue:
 			batch = append(batch, w)
 		case <-s.closing:
 			return
@@ -102,7 +102,7 @@ func (s *Store) runWriter() {
 	gather:
 		for len(batch) < maxBatch {
 			select {
-			case w := <-s.writes:
+			case w := <-s.queue:
 				batch = append(batch, w)
 			default:
 				break gather
@@ -119,7 +119,7 @@ func (s *Store) runWriter() {
 
 // runBatch runs each write of batch inside a savepoint, so that a write that
 // fails is undone alone, then commits them all. It returns each write's error.
-func (s *Store) runBatch(ctx context.Context, batch []write) []error {
+func (s *Store) runBatch(ctx context.Context, batch []writeJob) []error {
 	errs := make([]error, len(batch))
 	failAll := func(err error) []error {
 		for i := range errs {
@@ -129,7 +129,7 @@ func (s *Store) runBatch(ctx context.Context, batch []write) []error {
 		}
 		return errs
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
 		return failAll(err)
 	}

@@ -32,35 +32,35 @@ type Todo struct {
 	Version     int64      // changes with every write; the ETag is made of it
 }
 
-// TodoJSON is a todo in its JSON form, as the store keeps it and hands it
-// out. Fields holds the members other than id and url (the url depends on
-// the request), rendered once at every write so that a read only copies them.
-// Fields is shared: read-only.
-type TodoJSON struct {
+// RenderedTodo is a todo rendered as JSON, as the store keeps it and hands it
+// out: Members holds the object's members other than id and url (the url
+// depends on the request), rendered once at every write so that a read only
+// copies them. Members is shared: read-only.
+type RenderedTodo struct {
 	ID      int64
 	Version int64 // the ETag is made of it
-	Fields  []byte
+	Members []byte
 }
 
 // AppendJSON appends the todo's JSON object. Its url is collection, the
 // absolute URL of the collection ending in a slash, followed by its id.
-func (t TodoJSON) AppendJSON(b []byte, collection string) []byte {
+func (t RenderedTodo) AppendJSON(b []byte, collection string) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, t.ID, 10)
-	b = append(append(b, ','), t.Fields...)
+	b = append(append(b, ','), t.Members...)
 	b = append(b, `,"url":`...)
 	b = appendJSONString(b, collection)
 	b = strconv.AppendInt(b[:len(b)-1], t.ID, 10) // before the closing quote
 	return append(b, `"}`...)
 }
 
-// JSON renders t. By hand rather than with encoding/json, which took several
+// Render renders t. By hand rather than with encoding/json, which took several
 // times as long.
-func (t Todo) JSON() TodoJSON {
-	return TodoJSON{ID: t.ID, Version: t.Version, Fields: t.appendFields(make([]byte, 0, 256))}
+func (t Todo) Render() RenderedTodo {
+	return RenderedTodo{ID: t.ID, Version: t.Version, Members: t.appendMembers(make([]byte, 0, 256))}
 }
 
-func (t Todo) appendFields(b []byte) []byte {
+func (t Todo) appendMembers(b []byte) []byte {
 	b = append(b, `"title":`...)
 	b = appendJSONString(b, t.Title)
 	b = append(b, `,"notes":`...)
@@ -166,16 +166,16 @@ func equalTimePtr(a, b *time.Time) bool {
 // FirstVersion is the version of a todo as created.
 const FirstVersion = 1
 
-// Field is a value in a request body that may be absent, null, or set.
-type Field[T any] struct {
-	Set   bool // the field was present
-	Null  bool // it was JSON null
-	Value T
+// Optional is a value in a request body that may be absent, null, or set.
+type Optional[T any] struct {
+	Present bool // the field was present
+	Null    bool // it was JSON null
+	Value   T
 }
 
 // UnmarshalJSON records that the field was present, and whether it was null.
-func (f *Field[T]) UnmarshalJSON(b []byte) error {
-	f.Set = true
+func (f *Optional[T]) UnmarshalJSON(b []byte) error {
+	f.Present = true
 	if string(b) == "null" {
 		f.Null = true
 		return nil
@@ -186,11 +186,11 @@ func (f *Field[T]) UnmarshalJSON(b []byte) error {
 // TodoInput is the body of a create (POST), a replace (PUT) or a merge patch
 // (PATCH): the fields a client may write.
 type TodoInput struct {
-	Title     Field[string] `json:"title"`
-	Notes     Field[string] `json:"notes"`
-	Completed Field[bool]   `json:"completed"`
-	Order     Field[int64]  `json:"order"`
-	Due       Field[string] `json:"due"`
+	Title     Optional[string] `json:"title"`
+	Notes     Optional[string] `json:"notes"`
+	Completed Optional[bool]   `json:"completed"`
+	Order     Optional[int64]  `json:"order"`
+	Due       Optional[string] `json:"due"`
 }
 
 // FieldError says what is wrong with one field of a request.
@@ -204,7 +204,7 @@ type FieldError struct {
 func NewTodo(in TodoInput) (Todo, []FieldError) {
 	var t Todo
 	problems := in.ApplyTo(&t)
-	if !in.Title.Set {
+	if !in.Title.Present {
 		problems = append([]FieldError{{"title", "is required"}}, problems...)
 	}
 	return t, problems
@@ -216,7 +216,7 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 	var problems []FieldError
 	bad := func(field, message string) { problems = append(problems, FieldError{field, message}) }
 
-	if f := in.Title; f.Set {
+	if f := in.Title; f.Present {
 		title := strings.TrimSpace(f.Value)
 		switch {
 		case f.Null:
@@ -230,7 +230,7 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 		}
 		t.Title = title
 	}
-	if f := in.Notes; f.Set {
+	if f := in.Notes; f.Present {
 		switch {
 		case utf8.RuneCountInString(f.Value) > maxNotesLen:
 			bad("notes", fmt.Sprintf("must be at most %d characters", maxNotesLen))
@@ -239,13 +239,13 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 		}
 		t.Notes = f.Value // "" when null
 	}
-	if f := in.Completed; f.Set {
+	if f := in.Completed; f.Present {
 		if f.Null {
 			bad("completed", "must be true or false, not null")
 		}
 		t.Completed = f.Value
 	}
-	if f := in.Order; f.Set {
+	if f := in.Order; f.Present {
 		switch {
 		case f.Null:
 			bad("order", "must be an integer, not null")
@@ -254,7 +254,7 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 		}
 		t.Order = f.Value
 	}
-	if f := in.Due; f.Set {
+	if f := in.Due; f.Present {
 		t.Due = nil
 		if !f.Null {
 			due, err := ParseTime(f.Value)

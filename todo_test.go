@@ -204,7 +204,7 @@ func (ts *testServer) create(t *testing.T, body string) todoJSON {
 func (ts *testServer) count(t *testing.T) int {
 	t.Helper()
 	var n int
-	if err := ts.store.read.QueryRowContext(t.Context(), "SELECT count(*) FROM todos").Scan(&n); err != nil {
+	if err := ts.store.readDB.QueryRowContext(t.Context(), "SELECT count(*) FROM todos").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -1016,7 +1016,7 @@ func TestDatabaseTimeoutIs503(t *testing.T) {
 	ts.create(t, `{"title":"a"}`)
 	ts.store.Timeout = 100 * time.Millisecond
 	// Hold the one writer connection, as a stuck write would.
-	conn, err := ts.store.write.Conn(t.Context())
+	conn, err := ts.store.writeDB.Conn(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1048,18 +1048,18 @@ func TestSchemaVersions(t *testing.T) {
 	path := filepath.Join(dir, "todo.db")
 	s := mustOpenStore(t, path)
 	var version int
-	if err := s.read.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) {
+	if err := s.readDB.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) {
 		t.Errorf("user_version %d (%v), want %d", version, err, len(migrations))
 	}
 	var mode string
-	if err := s.write.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+	if err := s.writeDB.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode %q (%v)", mode, err)
 	}
 	var sync, fk int
-	if err := s.write.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+	if err := s.writeDB.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
 		t.Errorf("synchronous %d (%v), want 2 (FULL)", sync, err)
 	}
-	if err := s.write.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+	if err := s.writeDB.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
 		t.Errorf("foreign_keys %d (%v)", fk, err)
 	}
 	s.Close()
@@ -1184,8 +1184,8 @@ func TestSignalStopsCleanly(t *testing.T) {
 		t.Fatalf("exit: %v", err)
 	}
 	s := mustOpenStore(t, db)
-	if todo, err := s.FindTodo(t.Context(), 1); err != nil || !strings.Contains(string(todo.Fields), `"title":"kept"`) {
-		t.Errorf("after the stop: %s, %v", todo.Fields, err)
+	if todo, err := s.FindTodo(t.Context(), 1); err != nil || !strings.Contains(string(todo.Members), `"title":"kept"`) {
+		t.Errorf("after the stop: %s, %v", todo.Members, err)
 	}
 }
 
@@ -1255,18 +1255,18 @@ func TestReadsSeeAcknowledgedWrites(t *testing.T) {
 }
 
 func TestCacheRefusesAStaleRead(t *testing.T) {
-	c := todoCache{todos: map[int64]TodoJSON{}}
+	c := todoCache{todos: map[int64]RenderedTodo{}}
 	_, ok, gen := c.get(1)
 	if ok {
 		t.Fatal("hit in an empty cache")
 	}
 	c.forget(1) // a write committed while the read was under way
-	c.put(TodoJSON{ID: 1, Version: 1}, gen)
+	c.put(RenderedTodo{ID: 1, Version: 1}, gen)
 	if _, ok, _ := c.get(1); ok {
 		t.Error("a read that raced a write was kept")
 	}
 	_, _, gen = c.get(1)
-	c.put(TodoJSON{ID: 1, Version: 2}, gen)
+	c.put(RenderedTodo{ID: 1, Version: 2}, gen)
 	if got, ok, _ := c.get(1); !ok || got.Version != 2 {
 		t.Errorf("got %+v, %t", got, ok)
 	}
@@ -1283,10 +1283,10 @@ func TestFullDisk(t *testing.T) {
 	ts := newTestServer(t, config{})
 	ts.create(t, `{"title":"before"}`)
 	var pages int
-	if err := ts.store.write.QueryRowContext(t.Context(), "PRAGMA page_count").Scan(&pages); err != nil {
+	if err := ts.store.writeDB.QueryRowContext(t.Context(), "PRAGMA page_count").Scan(&pages); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.store.write.ExecContext(t.Context(), fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+	if _, err := ts.store.writeDB.ExecContext(t.Context(), fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
 		t.Fatal(err)
 	}
 	big := `{"title":"big","notes":"` + strings.Repeat("n", maxNotesLen) + `"}`
@@ -1315,7 +1315,7 @@ func TestFullDisk(t *testing.T) {
 	if ts.count(t) != n {
 		t.Errorf("a failed create left a row")
 	}
-	if _, err := ts.store.write.ExecContext(t.Context(), "PRAGMA max_page_count = 1073741823"); err != nil {
+	if _, err := ts.store.writeDB.ExecContext(t.Context(), "PRAGMA max_page_count = 1073741823"); err != nil {
 		t.Fatal(err)
 	}
 	ts.create(t, big)
@@ -1330,8 +1330,8 @@ func TestFullDisk(t *testing.T) {
 func TestOverload(t *testing.T) {
 	ts := newTestServer(t, config{})
 	ts.create(t, `{"title":"a"}`)
-	ts.store.slots = make(chan struct{}, 2)       // a bound of two, for the test
-	conn, err := ts.store.write.Conn(t.Context()) // the writes get stuck behind this
+	ts.store.slots = make(chan struct{}, 2)         // a bound of two, for the test
+	conn, err := ts.store.writeDB.Conn(t.Context()) // the writes get stuck behind this
 	if err != nil {
 		t.Fatal(err)
 	}
