@@ -95,7 +95,7 @@ func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if inm := r.Header.Values("If-None-Match"); inm != nil && etagMatches(inm, etag(t.Version), true) {
+	if inm := ifNoneMatch(r.Header); inm != nil && inm.Has(t.Version) {
 		w.Header().Set("ETag", etag(t.Version))
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -104,21 +104,16 @@ func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) patchTodo(w http.ResponseWriter, r *http.Request) {
-	s.changeTodo(w, r, []string{"application/json", "application/merge-patch+json"},
-		func(t *Todo, in TodoInput) []FieldError { return in.ApplyTo(t) })
+	s.changeTodo(w, r, false, "application/json", "application/merge-patch+json")
 }
 
 func (s *server) replaceTodo(w http.ResponseWriter, r *http.Request) {
-	s.changeTodo(w, r, []string{"application/json"}, func(t *Todo, in TodoInput) []FieldError {
-		replacement, problems := NewTodo(in)
-		*t = replacement // the store keeps id, created_at and version
-		return problems
-	})
+	s.changeTodo(w, r, true, "application/json")
 }
 
-// changeTodo is PATCH and PUT: decode the body, then, in one transaction
-// with the write, check If-Match and apply the body with change.
-func (s *server) changeTodo(w http.ResponseWriter, r *http.Request, mediaTypes []string, change func(*Todo, TodoInput) []FieldError) {
+// changeTodo is PATCH and, with replace, PUT: the store checks If-Match and
+// applies the body in one transaction with the write.
+func (s *server) changeTodo(w http.ResponseWriter, r *http.Request, replace bool, mediaTypes ...string) {
 	id, err := parseID(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -129,15 +124,7 @@ func (s *server) changeTodo(w http.ResponseWriter, r *http.Request, mediaTypes [
 		writeError(w, r, err)
 		return
 	}
-	t, err := s.store.UpdateTodo(r.Context(), id, func(t *Todo) error {
-		if err := checkIfMatch(r, *t); err != nil {
-			return err
-		}
-		if problems := change(t, in); problems != nil {
-			return invalidTodo(problems)
-		}
-		return nil
-	})
+	t, err := s.store.UpdateTodo(r.Context(), id, TodoUpdate{Input: in, Replace: replace, IfMatch: ifMatch(r.Header)})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -151,8 +138,7 @@ func (s *server) deleteTodo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	err = s.store.DeleteTodo(r.Context(), id, func(t Todo) error { return checkIfMatch(r, t) })
-	if err != nil {
+	if err := s.store.DeleteTodo(r.Context(), id, ifMatch(r.Header)); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -154,10 +154,6 @@ func acceptsNDJSON(r *http.Request) bool {
 	return false
 }
 
-func invalidTodo(problems []FieldError) error {
-	return &Error{Code: EINVALID, Message: "the todo is not valid", Fields: problems}
-}
-
 // parseID reads the {id} of the path: a positive integer, written plainly.
 func parseID(r *http.Request) (int64, error) {
 	s := r.PathValue("id")
@@ -194,14 +190,28 @@ func printableASCII(s string, maxLen int) bool {
 	return true
 }
 
-// etagMatches reports whether a list of entity tags (If-Match or
-// If-None-Match) matches etag; weak comparison ignores a W/ prefix.
-func etagMatches(lists []string, etag string, weak bool) bool {
+// ifMatch reads If-Match: the versions that a write may apply to, or nil
+// without the header. Its comparison is strong (RFC 9110, 13.1.1): a weak tag
+// names no version.
+func ifMatch(h http.Header) *Versions { return readETags(h.Values("If-Match"), false) }
+
+// ifNoneMatch reads If-None-Match, whose comparison is weak (RFC 9110,
+// 13.1.2): W/"3" names version 3 as "3" does. nil without the header.
+func ifNoneMatch(h http.Header) *Versions { return readETags(h.Values("If-None-Match"), true) }
+
+// readETags reads lists of entity tags as the versions they name; a tag that
+// etag (response.go) would not have written names none.
+func readETags(lists []string, weak bool) *Versions {
+	if lists == nil {
+		return nil
+	}
+	v := &Versions{}
 	for _, list := range lists {
 		for tag := range strings.SplitSeq(list, ",") {
 			tag = strings.TrimSpace(tag)
 			if tag == "*" {
-				return true
+				v.Any = true
+				continue
 			}
 			if rest, ok := strings.CutPrefix(tag, "W/"); ok {
 				if !weak {
@@ -209,20 +219,25 @@ func etagMatches(lists []string, etag string, weak bool) bool {
 				}
 				tag = rest
 			}
-			if tag == etag {
-				return true
+			if version, ok := versionOf(tag); ok {
+				v.List = append(v.List, version)
 			}
 		}
 	}
-	return false
+	return v
 }
 
-// checkIfMatch is the If-Match precondition of a write on t.
-func checkIfMatch(r *http.Request, t Todo) error {
-	if im := r.Header.Values("If-Match"); im != nil && !etagMatches(im, etag(t.Version), false) {
-		return Errorf(EPRECONDITION, "If-Match does not match the todo's current ETag")
+// versionOf reads the version out of a tag that etag wrote: "3" is 3.
+func versionOf(tag string) (int64, bool) {
+	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+		return 0, false
 	}
-	return nil
+	digits := tag[1 : len(tag)-1]
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != digits {
+		return 0, false
+	}
+	return n, true
 }
 
 // listParameters are the query parameters of GET /v1/todos.

@@ -36,18 +36,18 @@ func (s *Store) CreateTodo(ctx context.Context, t Todo, key *IdempotencyKey) (cr
 	return created, replayed, err
 }
 
-// UpdateTodo changes the todo with id by calling change on it, all in one
-// transaction, so that a check inside change (If-Match) is atomic with the
-// write. A change that leaves the content as it was writes nothing.
-func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) error) (RenderedTodo, error) {
+// UpdateTodo applies u to the todo with id, in one transaction, so that its
+// precondition (If-Match) is checked atomically with the write. An update
+// that leaves the content as it was writes nothing.
+func (s *Store) UpdateTodo(ctx context.Context, id int64, u TodoUpdate) (RenderedTodo, error) {
 	var updated RenderedTodo
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		old, err := findTodoForWrite(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		t := old
-		if err := change(&t); err != nil {
+		t, err := u.Apply(old)
+		if err != nil {
 			return err
 		}
 		if sameContent(old, t) {
@@ -62,15 +62,15 @@ func (s *Store) UpdateTodo(ctx context.Context, id int64, change func(*Todo) err
 	return updated, err
 }
 
-// DeleteTodo deletes the todo with id if check, called on it in the same
-// transaction, returns nil.
-func (s *Store) DeleteTodo(ctx context.Context, id int64, check func(Todo) error) error {
+// DeleteTodo deletes the todo with id; with ifMatch, only if its version is
+// in it, checked in the same transaction.
+func (s *Store) DeleteTodo(ctx context.Context, id int64, ifMatch *Versions) error {
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		t, err := findTodoForWrite(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if err := check(t); err != nil {
+		if err := checkVersion(ifMatch, t); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM todos WHERE id = ?", id)

@@ -8,6 +8,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -143,7 +145,7 @@ func (s *Store) runBatch(ctx context.Context, batch []writeJob) []error {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
 			return failAll(err)
 		}
-		if errs[i] = w.fn(ctx, tx, now); errs[i] != nil {
+		if errs[i] = runJob(ctx, tx, now, w); errs[i] != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO write"); err != nil {
 				// After some errors (a full disk, an I/O error) SQLite has
 				// rolled back the whole transaction itself: the batch fails
@@ -167,4 +169,16 @@ func (s *Store) runBatch(ctx context.Context, batch []writeJob) []error {
 		return failAll(err)
 	}
 	return errs
+}
+
+// runJob runs one write, and turns a panic in it into that write's error,
+// with the stack for the log: a bug in one write must not take the other
+// writes of its batch, or the process, down with it.
+func runJob(ctx context.Context, tx *sql.Tx, now time.Time, job writeJob) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in a write: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return job.fn(ctx, tx, now)
 }

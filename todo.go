@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -165,6 +166,58 @@ func equalTimePtr(a, b *time.Time) bool {
 
 // FirstVersion is the version of a todo as created.
 const FirstVersion = 1
+
+// Versions is a set of a todo's versions, as an If-Match or If-None-Match
+// header names them.
+type Versions struct {
+	Any  bool // "*": every version
+	List []int64
+}
+
+// Has reports whether version is in the set.
+func (v *Versions) Has(version int64) bool { return v.Any || slices.Contains(v.List, version) }
+
+// checkVersion is the precondition of a write on t: with ifMatch set, t's
+// version must be in it.
+func checkVersion(ifMatch *Versions, t Todo) error {
+	if ifMatch != nil && !ifMatch.Has(t.Version) {
+		return Errorf(EPRECONDITION, "If-Match does not match the todo's current ETag")
+	}
+	return nil
+}
+
+// TodoUpdate is a write to a todo that exists: a merge patch (RFC 7396) of
+// Input or, with Replace, a replacement by it in which the fields left out
+// take their defaults; with IfMatch, only if the todo's version is in it.
+type TodoUpdate struct {
+	Input   TodoInput
+	Replace bool
+	IfMatch *Versions
+}
+
+// Apply returns the todo that u makes of old, or EPRECONDITION, or EINVALID
+// with every broken field rule, in that order. The store keeps old's id,
+// created_at and version (stamp).
+func (u TodoUpdate) Apply(old Todo) (Todo, error) {
+	if err := checkVersion(u.IfMatch, old); err != nil {
+		return old, err
+	}
+	t := old
+	var problems []FieldError
+	if u.Replace {
+		t, problems = NewTodo(u.Input)
+	} else {
+		problems = u.Input.ApplyTo(&t)
+	}
+	if problems != nil {
+		return old, invalidTodo(problems)
+	}
+	return t, nil
+}
+
+func invalidTodo(problems []FieldError) error {
+	return &Error{Code: EINVALID, Message: "the todo is not valid", Fields: problems}
+}
 
 // Optional is a value in a request body that may be absent, null, or set.
 type Optional[T any] struct {

@@ -1366,3 +1366,9 @@ func TestOverload(t *testing.T) {
 	ts.do(t, "GET", "/v1/todos", "").want(t, http.StatusOK)
 	ts.create(t, `{"title":"after"}`)
 }
+
+// get reads the todo with id through the API.
+func (ts *testServer) get(t *testing.T, id int64) todoJSON {
+	t.Helper()
+	return ts.do(t, "GET", "/v1/todos/"+strconv.FormatInt(id, 10), "").want(t, http.StatusOK).todo(t)
+}
