@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Benchmarks of the store and of the whole handler stack, in process, on a
@@ -27,30 +23,6 @@ func seededStore(b *testing.B, rows int) *Store {
 	s := mustOpenStore(b, filepath.Join(b.TempDir(), "bench.db"))
 	seedTodos(b, s, rows)
 	return s
-}
-
-// seedTodos adds rows todos to s in one transaction: a third without a due
-// time, half of them completed, with ten values of order.
-func seedTodos(tb testing.TB, s *Store, rows int) {
-	tb.Helper()
-	err := s.writeTx(tb.Context(), func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		for i := range rows {
-			t := Todo{Title: fmt.Sprintf("todo number %d, with a title about as long as a real one tends to be", i),
-				Completed: i%2 == 0, Order: int64(i % 10)}
-			if i%3 != 0 {
-				due := now.Add(time.Duration(i) * time.Second)
-				t.Due = &due
-			}
-			t.stamp(nil, now)
-			if _, err := insertTodo(ctx, tx, t); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
 }
 
 func BenchmarkStoreCreate(b *testing.B) {

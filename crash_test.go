@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -58,60 +54,6 @@ type trackedTodo struct {
 	pending  int64 // the order of a patch in flight at the kill, or 0
 	deleted  bool  // a delete was acknowledged
 	deleting bool  // a delete was in flight at the kill
-}
-
-type child struct {
-	cmd  *exec.Cmd
-	base string
-	http *http.Client
-}
-
-func startChild(t *testing.T, db string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "TODO_TEST_RUN_MAIN=1", "TODO_ADDR=127.0.0.1:0", "TODO_DB="+db, "TODO_LOG_LEVEL=warn")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	base := strings.TrimPrefix(strings.TrimSpace(line), "listening on ")
-	return &child{cmd: cmd, base: base, http: &http.Client{Timeout: 10 * time.Second}}
-}
-
-func (c *child) stop(t *testing.T) {
-	t.Helper()
-	c.cmd.Process.Signal(os.Interrupt)
-	if err := c.cmd.Wait(); err != nil {
-		t.Errorf("stop: %v", err)
-	}
-}
-
-// send makes one request; err is non-nil when no answer came (the kill).
-func (c *child) send(method, path, body string, header ...string) (int, []byte, http.Header, error) {
-	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, resp.Header, err
 }
 
 // driveUntilKilled runs workers against c and SIGKILLs it at a random moment;

@@ -236,19 +236,18 @@ func findTodoForWrite(ctx context.Context, tx *sql.Tx, id int64) (Todo, error) {
 		return Todo{}, Errorf(ENOTFOUND, "todo %d does not exist", id)
 	}
 	t.Due, t.CompletedAt = timePtr(due), timePtr(completedAt)
-	t.CreatedAt, t.UpdatedAt = time.UnixMilli(createdAt).UTC(), time.UnixMilli(updatedAt).UTC()
+	t.CreatedAt, t.UpdatedAt = Timestamp{time.UnixMilli(createdAt).UTC()}, Timestamp{time.UnixMilli(updatedAt).UTC()}
 	return t, err
 }
 
-func timePtr(ms sql.NullInt64) *time.Time {
+func timePtr(ms sql.NullInt64) *Timestamp {
 	if !ms.Valid {
 		return nil
 	}
-	t := time.UnixMilli(ms.Int64).UTC()
-	return &t
+	return &Timestamp{time.UnixMilli(ms.Int64).UTC()}
 }
 
-func millis(t *time.Time) any {
+func millis(t *Timestamp) any {
 	if t == nil {
 		return nil
 	}

@@ -97,3 +97,74 @@ func TestPanicInAWrite(t *testing.T) {
 	}
 	ts.create(t, `{"title":"the service serves on"}`)
 }
+
+func TestDatabaseTimeoutIs503(t *testing.T) {
+	ts := newTestServer(t, config{})
+	ts.create(t, `{"title":"a"}`)
+	ts.store.Timeout = 100 * time.Millisecond
+	// Hold the one writer connection, as a stuck write would.
+	conn, err := ts.store.writeDB.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := ts.do(t, "POST", "/v1/todos", `{"title":"b"}`)
+	r.problem(t, http.StatusServiceUnavailable)
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the 503 took %v", d)
+	}
+	ts.do(t, "GET", "/v1/todos/1", "").want(t, http.StatusOK) // reads go on
+	conn.Close()
+	ts.do(t, "POST", "/v1/todos", `{"title":"b"}`).want(t, http.StatusCreated)
+
+	ts.store.Close()
+	r = ts.do(t, "GET", "/readyz", "")
+	r.problem(t, http.StatusServiceUnavailable)
+	ts.do(t, "GET", "/healthz", "").want(t, http.StatusOK)
+}
+
+// TestOverload bounds the requests working on the database: with every place
+// taken by stuck writes, more requests get a 503 with Retry-After at once,
+// not a place in an endless queue, and the service recovers when the load goes.
+func TestOverload(t *testing.T) {
+	ts := newTestServer(t, config{})
+	ts.create(t, `{"title":"a"}`)
+	ts.store.slots = make(chan struct{}, 2)         // a bound of two, for the test
+	conn, err := ts.store.writeDB.Conn(t.Context()) // the writes get stuck behind this
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stuck := make(chan int, 2)
+	for range 2 {
+		wg.Go(func() { stuck <- ts.do(t, "POST", "/v1/todos", `{"title":"stuck"}`).status })
+	}
+	for len(ts.store.slots) < 2 { // until both hold their place
+		time.Sleep(time.Millisecond)
+	}
+	for _, path := range []string{"/v1/todos", "/v1/todos?sort=due"} {
+		start := time.Now()
+		r := ts.do(t, "GET", path, "")
+		r.problem(t, http.StatusServiceUnavailable)
+		if r.header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("the 503 took %v", d)
+		}
+	}
+	ts.do(t, "GET", "/healthz", "").want(t, http.StatusOK) // touches no database
+	conn.Close()
+	wg.Wait()
+	close(stuck)
+	for s := range stuck {
+		if s != http.StatusCreated {
+			t.Errorf("a write that waited got %d", s)
+		}
+	}
+	ts.do(t, "GET", "/v1/todos", "").want(t, http.StatusOK)
+	ts.create(t, `{"title":"after"}`)
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRestartKeepsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "todo.db")
+	store, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveStore(t, store, config{})
+	created := ts.create(t, `{"title":"survive","due":"2027-03-04T05:06:07.089Z"}`)
+	ts.do(t, "POST", "/v1/todos", `{"title":"keyed"}`, "Idempotency-Key", "restart").want(t, http.StatusCreated)
+	ts.Close()
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ts = serveStore(t, mustOpenStore(t, path), config{})
+	got := ts.do(t, "GET", fmt.Sprintf("/v1/todos/%d", created.ID), "").want(t, http.StatusOK).todo(t)
+	got.URL, created.URL = "", ""
+	if !equalTodo(got, created) {
+		t.Errorf("after restart %+v, want %+v", got, created)
+	}
+	r := ts.do(t, "POST", "/v1/todos", `{"title":"keyed"}`, "Idempotency-Key", "restart").want(t, http.StatusCreated)
+	if r.header.Get("Idempotent-Replayed") != "true" || ts.count(t) != 2 {
+		t.Errorf("the idempotency key did not survive the restart")
+	}
+}
+
+func TestMemoryStore(t *testing.T) {
+	ts := serveStore(t, mustOpenStore(t, ":memory:"), config{})
+	ts.create(t, `{"title":"a"}`)
+	if got := ts.do(t, "GET", "/v1/todos", "").todos(t); len(got) != 1 {
+		t.Errorf("%d todos in the memory store", len(got))
+	}
+}
+
+// TestFullDisk fills the database (PRAGMA max_page_count stands in for a
+// full disk): writes get 507 and change nothing, reads go on, and writes work
+// again once there is room.
+func TestFullDisk(t *testing.T) {
+	ts := newTestServer(t, config{})
+	ts.create(t, `{"title":"before"}`)
+	var pages int
+	if err := ts.store.writeDB.QueryRowContext(t.Context(), "PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.store.writeDB.ExecContext(t.Context(), fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+		t.Fatal(err)
+	}
+	big := `{"title":"big","notes":"` + strings.Repeat("n", maxNotesLen) + `"}`
+	var full bool
+	for range 20 { // until a write needs a page it cannot have
+		r := ts.do(t, "POST", "/v1/todos", big)
+		if r.status == http.StatusCreated {
+			continue
+		}
+		p := r.problem(t, http.StatusInsufficientStorage)
+		if strings.Contains(string(r.body), "SQLITE") || strings.Contains(p.Detail, "sqlite") {
+			t.Errorf("the body leaks the database's error: %s", r.body)
+		}
+		full = true
+		break
+	}
+	if !full {
+		t.Fatal("the database never filled up")
+	}
+	n := ts.count(t)
+	ts.do(t, "PATCH", "/v1/todos/1", `{"notes":"`+strings.Repeat("x", maxNotesLen)+`"}`).problem(t, http.StatusInsufficientStorage)
+	ts.do(t, "GET", "/v1/todos/1", "").want(t, http.StatusOK)
+	if got := ts.do(t, "GET", "/v1/todos/1", "").todo(t); got.Notes != "" {
+		t.Errorf("a failed patch was half-written: notes %q", got.Notes)
+	}
+	if ts.count(t) != n {
+		t.Errorf("a failed create left a row")
+	}
+	if _, err := ts.store.writeDB.ExecContext(t.Context(), "PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	ts.create(t, big)
+	if got := ts.do(t, "GET", "/v1/todos", "").todos(t); len(got) != n+1 {
+		t.Errorf("%d todos after the disk had room again, want %d", len(got), n+1)
+	}
+}
