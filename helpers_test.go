@@ -46,6 +46,17 @@ func mustOpenStore(tb testing.TB, path string) *Store {
 	return s
 }
 
+// mustOpenStoreWith is mustOpenStore with the migrations to apply.
+func mustOpenStoreWith(tb testing.TB, path string, migrations []migration) *Store {
+	tb.Helper()
+	s, err := openStore(path, migrations)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
 // syncBuffer is a log destination that tests can read while the server writes.
 type syncBuffer struct {
 	mu  sync.Mutex

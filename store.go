@@ -50,6 +50,15 @@ type Store struct {
 // OpenStore opens (or creates) the database at path, or a throwaway one in
 // memory for ":memory:", and brings its schema up to date.
 func OpenStore(path string) (*Store, error) {
+	migrations, err := parseMigrations(schemaSQL, goSteps)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(path, migrations)
+}
+
+// openStore is OpenStore with the migrations to apply.
+func openStore(path string, migrations []migration) (*Store, error) {
 	s := &Store{Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]RenderedTodo{}}, slots: make(chan struct{}, maxInFlight),
 		queue: make(chan writeJob, maxBatch), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	// synchronous=FULL: in WAL mode a commit returns only after the WAL is
@@ -84,7 +93,7 @@ func OpenStore(path string) (*Store, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, migrations); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}

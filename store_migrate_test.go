@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +14,7 @@ import (
 )
 
 func TestSchemaVersions(t *testing.T) {
-	migrations, err := parseMigrations(schemaSQL)
+	migrations, err := parseMigrations(schemaSQL, goSteps)
 	if err != nil || len(migrations) == 0 {
 		t.Fatalf("schema.sql: %d migrations, %v", len(migrations), err)
 	}
@@ -62,8 +66,78 @@ func TestSchemaVersions(t *testing.T) {
 		t.Error("a file that is not a database opened")
 	}
 	for _, bad := range []string{"-- version 2\nSELECT 1;", "-- version 1\n-- version 1\n", "-- version x\n"} {
-		if _, err := parseMigrations(bad); err == nil {
+		if _, err := parseMigrations(bad, nil); err == nil {
 			t.Errorf("parseMigrations(%q) took an out-of-sequence schema", bad)
 		}
+	}
+}
+
+// TestGoMigration upgrades a database with a version whose Go step renders
+// every todo's stored JSON again with the program's encoder, as a version
+// that adds a field to a todo would; a failing step undoes its SQL too; and
+// a Go step needs its section in schema.sql.
+func TestGoMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "todo.db")
+	s := mustOpenStore(t, path)
+	seedTodos(t, s, 2500) // more than renderTodos reads at a time
+	s.Close()
+	db, err := openRaw(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The JSON of an older shape, as a todo without notes would have it.
+	if _, err := db.Exec(`UPDATE todos SET json = '"title":"old shape"'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	v2 := schemaSQL + "\n-- version 2\n-- The stored JSON is rendered again (a Go step).\n"
+	migrations, err := parseMigrations(v2, map[int]func(context.Context, *sql.Tx) error{2: renderTodos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = openStore(path, migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	var version int
+	if err := s.readDB.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 2 {
+		t.Fatalf("user_version %d (%v), want 2", version, err)
+	}
+	n := 0
+	err = s.ListTodos(t.Context(), Filter{Sort: SortByID}, func(rt RenderedTodo, _ Position) error {
+		n++
+		var td todoJSON
+		if err := json.Unmarshal(rt.AppendJSON(nil, "http://x/"), &td); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(td.Title, "todo number ") || td.CreatedAt == "" || rt.Version != FirstVersion {
+			return fmt.Errorf("todo %d after the migration: %s", rt.ID, rt.Members)
+		}
+		return nil
+	})
+	if err != nil || n != 2500 {
+		t.Fatalf("%d todos rendered again: %v", n, err)
+	}
+	s.Close()
+
+	// A step that fails leaves the database as it was: its SQL is undone.
+	failing, err := parseMigrations(v2+"\n-- version 3\nCREATE TABLE half (x);\n", map[int]func(context.Context, *sql.Tx) error{
+		3: func(context.Context, *sql.Tx) error { return errors.New("the step failed") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openStore(path, failing); err == nil || !strings.Contains(err.Error(), "migrate to version 3") || !strings.Contains(err.Error(), "the step failed") {
+		t.Fatalf("a failing step: %v", err)
+	}
+	s = mustOpenStoreWith(t, path, migrations)
+	var tables int
+	if err := s.readDB.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'half'").Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("the failed version left its table (%d, %v)", tables, err)
+	}
+
+	if _, err := parseMigrations(schemaSQL, map[int]func(context.Context, *sql.Tx) error{2: renderTodos}); err == nil {
+		t.Error("a Go step without its section in schema.sql was taken")
 	}
 }

@@ -222,22 +222,64 @@ func listQuery(f Filter) (string, []any) {
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// findTodoForWrite reads the todo with id, whole, inside a write transaction: the
-// write path needs its fields, where reads need only its JSON.
-func findTodoForWrite(ctx context.Context, tx *sql.Tx, id int64) (Todo, error) {
+// todoColumns are the columns of a Todo, in the order scanTodo reads them.
+const todoColumns = `id, title, notes, completed, "order", due, created_at, updated_at, completed_at, version`
+
+// scanTodo reads a Todo from a row of todoColumns.
+func scanTodo(row interface{ Scan(...any) error }) (Todo, error) {
 	var t Todo
 	var due, completedAt sql.NullInt64
 	var createdAt, updatedAt int64
-	err := tx.QueryRowContext(ctx, `SELECT id, title, notes, completed, "order", due,
-		created_at, updated_at, completed_at, version FROM todos WHERE id = ?`, id).
-		Scan(&t.ID, &t.Title, &t.Notes, &t.Completed, &t.Order, &due,
-			&createdAt, &updatedAt, &completedAt, &t.Version)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Todo{}, Errorf(ENOTFOUND, "todo %d does not exist", id)
-	}
+	err := row.Scan(&t.ID, &t.Title, &t.Notes, &t.Completed, &t.Order, &due,
+		&createdAt, &updatedAt, &completedAt, &t.Version)
 	t.Due, t.CompletedAt = timePtr(due), timePtr(completedAt)
 	t.CreatedAt, t.UpdatedAt = Timestamp{time.UnixMilli(createdAt).UTC()}, Timestamp{time.UnixMilli(updatedAt).UTC()}
 	return t, err
+}
+
+// findTodoForWrite reads the todo with id, whole, inside a write
+// transaction: the write path needs its fields, where reads need only its JSON.
+func findTodoForWrite(ctx context.Context, tx *sql.Tx, id int64) (Todo, error) {
+	t, err := scanTodo(tx.QueryRowContext(ctx, "SELECT "+todoColumns+" FROM todos WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Todo{}, Errorf(ENOTFOUND, "todo %d does not exist", id)
+	}
+	return t, err
+}
+
+// renderTodos renders the stored JSON of every todo again, from its columns,
+// with the program's encoder: the Go step of a migration that changes the
+// shape of a todo. The todos of idempotency keys keep the JSON they were
+// answered with, which a replay must repeat.
+func renderTodos(ctx context.Context, tx *sql.Tx) error {
+	const chunk = 1000 // todos read at a time, by keyset: memory stays flat
+	for after := int64(0); ; {
+		rows, err := tx.QueryContext(ctx, "SELECT "+todoColumns+" FROM todos WHERE id > ? ORDER BY id LIMIT ?", after, chunk)
+		if err != nil {
+			return err
+		}
+		var todos []Todo
+		for rows.Next() {
+			t, err := scanTodo(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			todos = append(todos, t)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, t := range todos {
+			if _, err := tx.ExecContext(ctx, "UPDATE todos SET json = ? WHERE id = ?", t.Render().Members, t.ID); err != nil {
+				return err
+			}
+			after = t.ID
+		}
+		if len(todos) < chunk {
+			return nil
+		}
+	}
 }
 
 func timePtr(ms sql.NullInt64) *Timestamp {
