@@ -27,7 +27,7 @@ var goSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{}
 
 // A migration takes the schema from the version before it to its own.
 type migration struct {
-	sql  string                                       // its section of schema.sql
+	sql  string                                      // its section of schema.sql
 	step func(ctx context.Context, tx *sql.Tx) error // or nil
 }
 
