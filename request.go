@@ -247,21 +247,13 @@ var listParameters = []string{"completed", "q", "due_before", "due_after", "upda
 // in allowed may appear; every bad or unknown one is named in the error.
 func parseFilter(rawQuery string, allowed ...string) (Filter, error) {
 	f := Filter{Sort: SortByID}
-	var problems []FieldError
-	bad := func(name, message string) { problems = append(problems, FieldError{name, message}) }
-	timeParam := func(name, v string) *time.Time {
-		t, err := ParseTime(v)
-		if err != nil {
-			bad(name, "must be an RFC 3339 date-time, like 2026-11-22T10:04:05Z (a + in an offset is sent as %2B)")
-		}
-		return &t
-	}
 	values, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return f, queryError([]FieldError{{"query", "is not a valid query string"}})
 	}
+	var problems []FieldError
+	bad := func(name, message string) { problems = append(problems, FieldError{name, message}) }
 	for name, vs := range values {
-		v := vs[0]
 		switch {
 		case name == "":
 			bad("query", "has a parameter without a name")
@@ -269,35 +261,10 @@ func parseFilter(rawQuery string, allowed ...string) (Filter, error) {
 			bad(name, "is not a parameter of this route")
 		case len(vs) > 1:
 			bad(name, "is given more than once")
-		case name == "completed":
-			if v != "true" && v != "false" {
-				bad(name, "must be true or false")
+		default:
+			if message := setListParameter(&f, name, vs[0]); message != "" {
+				bad(name, message)
 			}
-			completed := v == "true"
-			f.Completed = &completed
-		case name == "q":
-			if !utf8.ValidString(v) {
-				bad(name, "must be valid UTF-8")
-			}
-			f.Text = v
-		case name == "due_before":
-			f.DueBefore = timeParam(name, v)
-		case name == "due_after":
-			f.DueAfter = timeParam(name, v)
-		case name == "updated_since":
-			f.UpdatedSince = timeParam(name, v)
-		case name == "sort":
-			key, desc := strings.CutPrefix(v, "-")
-			if _, ok := sortExpr[SortKey(key)]; !ok {
-				bad(name, "must be id, due, order or updated_at, with a - before it to reverse")
-			}
-			f.Sort, f.Descending = SortKey(key), desc
-		case name == "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > maxLimit {
-				bad(name, fmt.Sprintf("must be an integer from 1 to %d", maxLimit))
-			}
-			f.Limit = n
 		}
 	}
 	if cursor := values.Get("cursor"); values.Has("cursor") && problems == nil {
@@ -310,6 +277,52 @@ func parseFilter(rawQuery string, allowed ...string) (Filter, error) {
 		return f, queryError(problems)
 	}
 	return f, nil
+}
+
+// setListParameter sets the part of f that the parameter name holds, and
+// returns what is wrong with its value, or "". The cursor is read last, by
+// parseFilter, for it belongs to the sort.
+func setListParameter(f *Filter, name, v string) (problem string) {
+	timeParam := func(t **time.Time) string {
+		parsed, err := ParseTime(v)
+		if err != nil {
+			return "must be an RFC 3339 date-time, like 2026-11-22T10:04:05Z (a + in an offset is sent as %2B)"
+		}
+		*t = &parsed
+		return ""
+	}
+	switch name {
+	case "completed":
+		completed := v == "true"
+		f.Completed = &completed
+		if v != "true" && v != "false" {
+			return "must be true or false"
+		}
+	case "q":
+		f.Text = v
+		if !utf8.ValidString(v) {
+			return "must be valid UTF-8"
+		}
+	case "due_before":
+		return timeParam(&f.DueBefore)
+	case "due_after":
+		return timeParam(&f.DueAfter)
+	case "updated_since":
+		return timeParam(&f.UpdatedSince)
+	case "sort":
+		key, desc := strings.CutPrefix(v, "-")
+		f.Sort, f.Descending = SortKey(key), desc
+		if !slices.Contains(sortKeys, f.Sort) {
+			return "must be id, due, order or updated_at, with a - before it to reverse"
+		}
+	case "limit":
+		n, err := strconv.Atoi(v)
+		f.Limit = n
+		if err != nil || n < 1 || n > maxLimit {
+			return fmt.Sprintf("must be an integer from 1 to %d", maxLimit)
+		}
+	}
+	return ""
 }
 
 // queryError is the 400 for bad query parameters, each named.

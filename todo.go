@@ -357,6 +357,9 @@ const (
 	SortByUpdatedAt SortKey = "updated_at"
 )
 
+// sortKeys are the sort keys a list takes.
+var sortKeys = []SortKey{SortByID, SortByDue, SortByOrder, SortByUpdatedAt}
+
 // Filter is what a list asks for: which todos, in which order, from where.
 type Filter struct {
 	Completed    *bool
