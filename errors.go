@@ -1,13 +1,15 @@
 package main
 
+// The service's one error type, with the codes that the domain, the store and
+// the handlers speak. Nothing here knows of HTTP: statusOf, in response.go,
+// maps a code to a status.
+
 import (
 	"errors"
 	"fmt"
 )
 
-// Error codes say what went wrong in words that the domain, the store and the
-// handlers share; statusOf (response.go) is the one place that turns them into
-// HTTP statuses.
+// Error codes say what went wrong.
 const (
 	EMALFORMED    = "malformed"    // input that cannot be read at all
 	EINVALID      = "invalid"      // well-formed input that breaks a rule

@@ -1,5 +1,9 @@
 package main
 
+// The route table, the API's table of contents, and its handlers: each reads
+// its request (request.go), calls the store, and writes the answer
+// (response.go). No SQL here, and no rule of a todo.
+
 import (
 	"context"
 	"crypto/rand"

@@ -1,5 +1,8 @@
 package main
 
+// The read cache: the JSON of the todos read lately, kept consistent with
+// the writes.
+
 import "sync"
 
 const maxCached = 10_000 // todos in the read cache at most

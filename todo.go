@@ -1,5 +1,9 @@
 package main
 
+// The todo: its fields, their rules with their messages, its JSON shape
+// declared once (and the fast encoder that writes it), a write to it as
+// values, and what a list of todos asks for. Nothing here knows of HTTP or SQL.
+
 import (
 	"encoding/json"
 	"fmt"
