@@ -175,47 +175,25 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 	if f.Limit == 0 {
 		f.Limit = defaultLimit
 	}
-	limit := f.Limit
+	page := newTodoPage(s.collectionURL(r), f.Limit)
 	f.Limit++ // one more row tells whether a next page exists
-	body := append(make([]byte, 0, 4096), '[')
-	collection := s.collectionURL(r)
-	var last Position
-	rows, more := 0, false
-	err = s.store.ListTodos(r.Context(), f, func(t RenderedTodo, at Position) error {
-		if rows == limit {
-			more = true
-			return nil
-		}
-		if rows > 0 {
-			body = append(body, ',')
-		}
-		body = t.AppendJSON(body, collection)
-		last, rows = at, rows+1
-		return nil
-	})
-	if err != nil {
+	if err := s.store.ListTodos(r.Context(), f, page.add); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if more {
-		next := r.URL.Query() // already checked by parseFilter
-		next.Set("cursor", encodeCursor(f, last))
-		w.Header().Set("Link", "<"+s.baseURL(r)+"/v1/todos?"+next.Encode()+`>; rel="next"`)
+	next := ""
+	if page.more {
+		query := r.URL.Query() // already checked by parseFilter
+		query.Set("cursor", encodeCursor(f, page.last))
+		next = s.baseURL(r) + "/v1/todos?" + query.Encode()
 	}
-	writeJSON(w, http.StatusOK, append(body, "]\n"...))
+	page.write(w, next)
 }
 
 // exportTodos streams every todo that f selects as NDJSON.
 func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
-	var problems []FieldError
-	query := r.URL.Query()
-	for _, name := range []string{"cursor", "limit"} {
-		if query.Has(name) {
-			problems = append(problems, FieldError{name, "does not apply to an export (Accept: application/x-ndjson)"})
-		}
-	}
-	if problems != nil {
-		writeError(w, r, queryError(problems))
+	if err := refusePaging(r); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	stream := newNDJSONStream(w, s.collectionURL(r))

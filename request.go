@@ -325,6 +325,21 @@ func setListParameter(f *Filter, name, v string) (problem string) {
 	return ""
 }
 
+// refusePaging refuses the parameters of paging on an export, which has none.
+func refusePaging(r *http.Request) error {
+	var problems []FieldError
+	query := r.URL.Query()
+	for _, name := range []string{"cursor", "limit"} {
+		if query.Has(name) {
+			problems = append(problems, FieldError{name, "does not apply to an export (Accept: application/x-ndjson)"})
+		}
+	}
+	if problems != nil {
+		return queryError(problems)
+	}
+	return nil
+}
+
 // queryError is the 400 for bad query parameters, each named.
 func queryError(problems []FieldError) error {
 	slices.SortFunc(problems, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })

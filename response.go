@@ -1,8 +1,9 @@
 package main
 
-// Writing a response: JSON, a todo with its ETag, a stream of NDJSON lines,
-// and problem JSON for every error, with statusOf, the one place where an
-// error code becomes an HTTP status. Nothing here reads the request's input.
+// Writing a response: JSON, a todo with its ETag, a page of todos with its
+// Link, a stream of NDJSON lines, and problem JSON for every error, with
+// statusOf, the one place where an error code becomes an HTTP status.
+// Nothing here reads the request's input.
 
 import (
 	"encoding/json"
@@ -49,6 +50,45 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body) // an error here means the client is gone; nothing to do
+}
+
+// todoPage gathers a page of todos as a JSON array. It is handed one row
+// more than the page holds, which it does not keep: that row tells that a
+// next page follows.
+type todoPage struct {
+	body       []byte
+	collection string
+	limit      int
+	rows       int
+	last       Position // of the last todo on the page: the next page's cursor
+	more       bool
+}
+
+func newTodoPage(collection string, limit int) *todoPage {
+	return &todoPage{body: append(make([]byte, 0, 4096), '['), collection: collection, limit: limit}
+}
+
+// add appends t, at its place in the list, to the page.
+func (p *todoPage) add(t RenderedTodo, at Position) error {
+	if p.rows == p.limit {
+		p.more = true
+		return nil
+	}
+	if p.rows > 0 {
+		p.body = append(p.body, ',')
+	}
+	p.body = t.AppendJSON(p.body, p.collection)
+	p.last, p.rows = at, p.rows+1
+	return nil
+}
+
+// write answers with the page; next, when not empty, is the URL of the next
+// page, for the Link header (RFC 8288).
+func (p *todoPage) write(w http.ResponseWriter, next string) {
+	if next != "" {
+		w.Header().Set("Link", "<"+next+`>; rel="next"`)
+	}
+	writeJSON(w, http.StatusOK, append(p.body, "]\n"...))
 }
 
 // ndjsonStream writes todos as NDJSON, one a line, in chunks of exportChunk

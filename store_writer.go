@@ -56,22 +56,22 @@ func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sq
 		return err
 	}
 	defer s.leave()
-	w := writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	job := writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	wait, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	select {
-	case s.queue <- w:
+	case s.queue <- job:
 	case <-wait.Done():
 		return s.dbError(wait, "wait for the writer", wait.Err())
 	case <-s.closing:
 		return errClosed
 	}
 	select {
-	case err := <-w.done: // the writer answers every write it takes
+	case err := <-job.done: // the writer answers every write it takes
 		return err
 	case <-s.writerDone: // the store closed; the writer answers before it stops
 		select {
-		case err := <-w.done:
+		case err := <-job.done:
 			return err
 		default:
 			return errClosed
@@ -96,24 +96,24 @@ func (s *Store) runWriter() {
 	for {
 		var batch []writeJob
 		select {
-		case w := <-s.queue:
-			batch = append(batch, w)
+		case job := <-s.queue:
+			batch = append(batch, job)
 		case <-s.closing:
 			return
 		}
 	gather:
 		for len(batch) < maxBatch {
 			select {
-			case w := <-s.queue:
-				batch = append(batch, w)
+			case job := <-s.queue:
+				batch = append(batch, job)
 			default:
 				break gather
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 		errs := s.runBatch(ctx, batch)
-		for i, w := range batch {
-			w.done <- s.dbError(ctx, "write", errs[i])
+		for i, job := range batch {
+			job.done <- s.dbError(ctx, "write", errs[i])
 		}
 		cancel()
 	}
@@ -137,15 +137,15 @@ func (s *Store) runBatch(ctx context.Context, batch []writeJob) []error {
 	}
 	defer tx.Rollback() // after a commit it does nothing
 	now := s.now().UTC().Truncate(time.Millisecond)
-	for i, w := range batch {
-		if err := w.ctx.Err(); err != nil {
+	for i, job := range batch {
+		if err := job.ctx.Err(); err != nil {
 			errs[i] = &Error{Code: EUNAVAILABLE, Message: "the request ended before its write began", Err: err}
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
 			return failAll(err)
 		}
-		if errs[i] = runJob(ctx, tx, now, w); errs[i] != nil {
+		if errs[i] = runJob(ctx, tx, now, job); errs[i] != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO write"); err != nil {
 				// After some errors (a full disk, an I/O error) SQLite has
 				// rolled back the whole transaction itself: the batch fails
