@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -153,4 +155,18 @@ func BenchmarkHandlerExport(b *testing.B) {
 		serve(b, h, "GET", "/v1/todos", "", http.StatusOK, "Accept", "application/x-ndjson")
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
+
+// BenchmarkHandlerPatch is a PATCH that changes a todo each time, by many
+// clients at once, as under load: the write path with its transaction work.
+func BenchmarkHandlerPatch(b *testing.B) {
+	h := handlerBench(b, 10_000)
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			serve(b, h, "PATCH", fmt.Sprintf("/v1/todos/%d", 1+i%1000), fmt.Sprintf(`{"order":%d}`, i), http.StatusOK)
+		}
+	})
 }
