@@ -408,6 +408,8 @@ func TestListFilters(t *testing.T) {
 		{"?updated_since=2026-01-01T00:00:00+02:00", "updated_since"}, // an unescaped + is a space
 		{"?cursor=abc", "cursor"},
 		{"?q=%ff", "q"},
+		{"?q=" + strings.Repeat("_", 25001), "q"}, // a LIKE pattern past SQLite's 50,000 bytes was a 500
+		{"?q=%00", "q"},                           // SQLite ended the pattern at the NUL: it matched every todo
 		{"?page=2", "page"},
 		{"?%zz=1", "query"},
 		{"?=0", "query"}, // found by FuzzListQuery

@@ -26,6 +26,7 @@ import (
 const (
 	maxBodyBytes         = 1 << 20
 	maxLimit             = 1000 // todos in a page
+	maxQueryText         = 1000 // code points of q: its LIKE pattern stays far below SQLite's bound
 	maxIdempotencyKeyLen = 255
 )
 
@@ -300,8 +301,13 @@ func setListParameter(f *Filter, name, v string) (problem string) {
 		}
 	case "q":
 		f.Text = v
-		if !utf8.ValidString(v) {
+		switch {
+		case !utf8.ValidString(v):
 			return "must be valid UTF-8"
+		case utf8.RuneCountInString(v) > maxQueryText:
+			return fmt.Sprintf("must be at most %d characters", maxQueryText)
+		case strings.ContainsRune(v, 0):
+			return "must not contain NUL"
 		}
 	case "due_before":
 		return timeParam(&f.DueBefore)

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,6 +38,9 @@ func TestParseFilter(t *testing.T) {
 		{"sort=-due&cursor=" + cursor, Filter{Sort: SortByDue, Descending: true, After: &Position{Value: 1700000000000, ID: 42}}, nil},
 		{"completed=1", Filter{}, []string{"completed"}},
 		{"q=%ff", Filter{}, []string{"q"}},
+		{"q=" + strings.Repeat("%C3%A9", maxQueryText), Filter{Sort: SortByID, Text: strings.Repeat("é", maxQueryText)}, nil},
+		{"q=" + strings.Repeat("_", maxQueryText+1), Filter{}, []string{"q"}},
+		{"q=a%00", Filter{}, []string{"q"}},
 		{"due_before=2026-01-01", Filter{}, []string{"due_before"}},
 		{"updated_since=2026-01-01T00:00:00+02:00", Filter{}, []string{"updated_since"}}, // + is a space
 		{"sort=title", Filter{}, []string{"sort"}},
