@@ -109,6 +109,12 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		{"order beyond 2^53", `{"title":"a","order":9007199254740992}`, "application/json", 422, []string{"order"}},
 		{"due not RFC 3339", `{"title":"a","due":"2026-11-22 10:00"}`, "application/json", 422, []string{"due"}},
 		{"due a date only", `{"title":"a","due":"2026-11-22"}`, "application/json", 422, []string{"due"}},
+		{"due in the year 0", `{"title":"a","due":"0000-01-01T00:00:00+14:00"}`, "application/json", 422, []string{"due"}},
+		{"due past 9999", `{"title":"a","due":"9999-12-31T23:59:59.999-14:00"}`, "application/json", 422, []string{"due"}},
+		{"due with a 24-hour offset", `{"title":"a","due":"2026-11-22T10:00:00+24:00"}`, "application/json", 422, []string{"due"}},
+		{"due with a comma", `{"title":"a","due":"2026-11-22T10:00:00,5Z"}`, "application/json", 422, []string{"due"}},
+		{"title with an unpaired surrogate", `{"title":"a\ud800"}`, "application/json", 422, []string{"title"}},
+		{"notes with an unpaired surrogate", `{"title":"a","notes":"\udc00 b"}`, "application/json", 422, []string{"notes"}},
 		{"every field broken", `{"title":"","notes":"\u0001","completed":null,"order":null,"due":"soon"}`, "application/json", 422,
 			[]string{"title", "notes", "completed", "order", "due"}},
 	}
@@ -132,6 +138,11 @@ func TestCreateRejectsBadInput(t *testing.T) {
 	if n := ts.count(t); n != 0 {
 		t.Errorf("%d todos exist after only bad requests", n)
 	}
+	// RFC 3339 allows a lower-case t and z; an escaped surrogate pair is one character.
+	if got := ts.create(t, `{"title":"\ud83d\ude00","due":"2026-11-22t10:04:05z"}`); got.Title != "😀" || *got.Due != "2026-11-22T10:04:05.000Z" {
+		t.Errorf("created %+v", got)
+	}
+	ts.do(t, "DELETE", "/v1/todos", "").want(t, http.StatusNoContent)
 	// Limits are counted in characters, not bytes.
 	ts.create(t, `{"title":"`+strings.Repeat("é", maxTitleLen)+`","notes":"`+strings.Repeat("é", maxNotesLen)+`"}`)
 }
@@ -405,6 +416,8 @@ func TestListFilters(t *testing.T) {
 		{"?limit=ten", "limit"},
 		{"?due_before=yesterday", "due_before"},
 		{"?due_after=2026-01-01", "due_after"},
+		{"?due_after=0000-12-31T00:00:00Z", "due_after"},
+		{"?due_before=2026-01-01T00:00:00%2B24:00", "due_before"},
 		{"?updated_since=2026-01-01T00:00:00+02:00", "updated_since"}, // an unescaped + is a space
 		{"?cursor=abc", "cursor"},
 		{"?q=%ff", "q"},

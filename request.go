@@ -287,7 +287,7 @@ func setListParameter(f *Filter, name, v string) (problem string) {
 	timeParam := func(t **time.Time) string {
 		parsed, err := ParseTime(v)
 		if err != nil {
-			return "must be an RFC 3339 date-time, like 2026-11-22T10:04:05Z (a + in an offset is sent as %2B)"
+			return "must be an RFC 3339 date-time in the years 0001 to 9999, like 2026-11-22T10:04:05Z (a + in an offset is sent as %2B)"
 		}
 		*t = &parsed
 		return ""

@@ -20,7 +20,6 @@ const (
 	maxTitleLen = 500    // code points, after trimming
 	maxNotesLen = 10_000 // code points
 	maxJSONInt  = 1<<53 - 1
-	timeLayout  = "2006-01-02T15:04:05.000Z" // RFC 3339, UTC, milliseconds
 )
 
 // Todo is one item of the list. Its json tags are the API's shape of a todo
@@ -42,12 +41,6 @@ type Todo struct {
 	URL     string `json:"url"`
 	Version int64  `json:"-"` // changes with every write; the ETag is made of it
 }
-
-// Timestamp is an instant as a todo holds it: in UTC, to the millisecond.
-type Timestamp struct{ time.Time }
-
-// MarshalJSON writes t as the API does: RFC 3339, UTC, three decimals.
-func (t Timestamp) MarshalJSON() ([]byte, error) { return appendJSONTime(nil, &t), nil }
 
 // RenderedTodo is a todo rendered as JSON, as the store keeps it and hands it
 // out: Members holds the object's members other than id and url (the url
@@ -94,17 +87,6 @@ func (t Todo) appendMembers(b []byte) []byte {
 	b = appendJSONTime(b, &t.UpdatedAt)
 	b = append(b, `,"completed_at":`...)
 	return appendJSONTime(b, t.CompletedAt)
-}
-
-// appendJSONTime appends t as an RFC 3339 string in UTC to the millisecond,
-// or null for nil.
-func appendJSONTime(b []byte, t *Timestamp) []byte {
-	if t == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, timeLayout)
-	return append(b, '"')
 }
 
 // appendJSONString appends s as a JSON string (RFC 8259): quotes, backslashes
@@ -242,16 +224,48 @@ type Optional[T any] struct {
 	Present bool // the field was present
 	Null    bool // it was JSON null
 	Value   T
+	// unpaired notes an escaped surrogate without its pair ("\ud800"), which
+	// encoding/json would quietly turn into U+FFFD: a field rule refuses it.
+	unpaired bool
 }
 
 // UnmarshalJSON records that the field was present, and whether it was null.
 func (f *Optional[T]) UnmarshalJSON(b []byte) error {
 	f.Present = true
+	f.unpaired = hasUnpairedSurrogate(b)
 	if string(b) == "null" {
 		f.Null = true
 		return nil
 	}
 	return json.Unmarshal(b, &f.Value)
+}
+
+const unpairedMessage = `must not contain an unpaired surrogate, like \ud800: it is no character`
+
+// hasUnpairedSurrogate reports whether the JSON value b escapes half of a
+// surrogate pair (RFC 8259, section 8.2) without the other half.
+func hasUnpairedSurrogate(b []byte) bool {
+	isHalf := func(i int, lo, hi rune) bool { // is b[i:] a \uXXXX escape within lo..hi?
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return false
+		}
+		r, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 32)
+		return err == nil && rune(r) >= lo && rune(r) <= hi
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		switch {
+		case isHalf(i, 0xD800, 0xDBFF) && isHalf(i+6, 0xDC00, 0xDFFF):
+			i += 11 // the pair
+		case isHalf(i, 0xD800, 0xDFFF):
+			return true
+		default:
+			i++ // an escape of one character: \\ or \" are not the start of another
+		}
+	}
+	return false
 }
 
 // TodoInput is the body of a create (POST), a replace (PUT) or a merge patch
@@ -292,6 +306,8 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 		switch {
 		case f.Null:
 			bad("title", "must not be null")
+		case f.unpaired:
+			bad("title", unpairedMessage)
 		case title == "":
 			bad("title", "must not be empty")
 		case utf8.RuneCountInString(title) > maxTitleLen:
@@ -303,6 +319,8 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 	}
 	if f := in.Notes; f.Present {
 		switch {
+		case f.unpaired:
+			bad("notes", unpairedMessage)
 		case utf8.RuneCountInString(f.Value) > maxNotesLen:
 			bad("notes", fmt.Sprintf("must be at most %d characters", maxNotesLen))
 		case strings.ContainsFunc(f.Value, isForbiddenInNotes):
@@ -330,7 +348,7 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 		if !f.Null {
 			due, err := ParseTime(f.Value)
 			if err != nil {
-				bad("due", "must be an RFC 3339 date-time, like 2026-11-22T10:04:05Z, or null")
+				bad("due", "must be an RFC 3339 date-time in the years 0001 to 9999, like 2026-11-22T10:04:05Z, or null")
 			}
 			t.Due = &Timestamp{due}
 		}
@@ -340,16 +358,6 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 
 func isForbiddenInNotes(r rune) bool {
 	return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
-}
-
-// ParseTime reads an RFC 3339 date-time and returns it in UTC, to the
-// millisecond the API keeps.
-func ParseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC().Truncate(time.Millisecond), nil
 }
 
 // SortKey names the order of a list.

@@ -279,3 +279,17 @@ func TestStamp(t *testing.T) {
 		t.Errorf("reopened %+v", reopened)
 	}
 }
+
+// TestHasUnpairedSurrogate: half of a surrogate pair, escaped, is found;
+// a whole pair, an escaped backslash before "ud800", and plain text are not.
+func TestHasUnpairedSurrogate(t *testing.T) {
+	for value, want := range map[string]bool{
+		`"\ud800"`: true, `"\udc00"`: true, `"a\uD800b"`: true, `"\ud800\u0041"`: true, `"\ud800\ud800\udc00"`: true,
+		`"\ud83d\ude00"`: false, `"\\ud800"`: false, `"\\\ud800"`: true, `"\u00e9\n\""`: false, `"ud800"`: false,
+		`"\ud83d\ude00\udc00"`: true, `"\ud800`: true, `"\ud80"`: false, `true`: false, `12`: false,
+	} {
+		if got := hasUnpairedSurrogate([]byte(value)); got != want {
+			t.Errorf("%s: %t, want %t", value, got, want)
+		}
+	}
+}
