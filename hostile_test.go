@@ -153,6 +153,9 @@ func TestHostileRequests(t *testing.T) {
 		{"a NUL in a header", "GET", "/v1/todos", "X-Bad: a\x00b\r\n", "", 400},
 		{"a negative Content-Length", "POST", "/v1/todos", ct("application/json") + "Content-Length: -1\r\n", "", 400},
 		{"two Content-Lengths", "POST", "/v1/todos", ct("application/json") + "Content-Length: 1\r\nContent-Length: 2\r\n", "", 400},
+		// The first answer, before any of the body is sent: never 100 Continue.
+		{"Expect: 100-continue, too large", "POST", "/v1/todos", ct("application/json") + "Expect: 100-continue\r\nContent-Length: 100000000000\r\n", "", 413},
+		{"Expect: 100-continue, too large, PATCH", "PATCH", "/v1/todos/1", ct("application/json") + "Expect: 100-continue\r\nContent-Length: 1048577\r\n", "", 413},
 		{"a bad chunk", "POST", "/v1/todos", ct("application/json") + "Transfer-Encoding: chunked\r\n", "zz\r\n{}\r\n0\r\n\r\n", 400},
 	}
 	if len(catalogue) < 60 {

@@ -37,6 +37,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string)
 	if r.ContentLength != 0 && !hasMediaType(r, mediaTypes) {
 		return nil, Errorf(EUNSUPPORTED, "the body must be %s", strings.Join(mediaTypes, " or "))
 	}
+	// Refused by its declared length before a byte is read: a client that
+	// sent Expect: 100-continue then sends nothing (no 100 Continue goes out).
+	if r.ContentLength > maxBodyBytes {
+		return nil, Errorf(ETOOLARGE, "the body is larger than %d bytes", maxBodyBytes)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
