@@ -10,8 +10,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -30,9 +32,10 @@ type Store struct {
 	// queueing writers here, each with a deadline, instead of inside SQLite
 	// means that no request ever sees "database is locked".
 	writeDB *sql.DB
-	// readDB is a pool of readDB-only connections. In WAL mode readers see the
+	// readDB is a pool of read-only connections. In WAL mode readers see the
 	// last commit and never wait for the writer.
 	readDB *sql.DB
+	lock   *os.File // held while the store is open: see lockDatabase
 	// Timeout bounds every query but an export; a query that runs out of it
 	// fails as EUNAVAILABLE (503).
 	Timeout time.Duration
@@ -74,14 +77,19 @@ func openStore(path string, migrations []migration) (*Store, error) {
 		s.writeDB, s.readDB = db, db
 	} else {
 		var err error
+		if s.lock, err = lockDatabase(path); err != nil {
+			return nil, err
+		}
 		// _txlock=immediate: a write transaction takes the write lock at BEGIN,
 		// so it never fails half-way on a lock it could not upgrade.
 		if s.writeDB, err = sql.Open("sqlite3", path+"?"+params+"&_txlock=immediate"); err != nil {
+			s.lock.Close()
 			return nil, err
 		}
 		s.writeDB.SetMaxOpenConns(1)
 		if s.readDB, err = sql.Open("sqlite3", path+"?"+params+"&_query_only=1"); err != nil {
 			s.writeDB.Close()
+			s.lock.Close()
 			return nil, err
 		}
 		readers := max(4, runtime.NumCPU())
@@ -109,7 +117,32 @@ func (s *Store) Close() error {
 	if s.readDB != s.writeDB {
 		err = s.readDB.Close()
 	}
-	return errors.Join(err, s.writeDB.Close())
+	err = errors.Join(err, s.writeDB.Close())
+	if s.lock != nil { // last: the database is closed before another process may open it
+		err = errors.Join(err, s.lock.Close())
+	}
+	return err
+}
+
+// lockDatabase takes the lock that makes a process the only one serving the
+// database at path: an exclusive flock on a file beside it, PATH-lock, never
+// removed (removing it would let a process that had opened it lock a file
+// that no longer has the name). Not on the database itself: a second file
+// descriptor of it, closed, would drop the POSIX locks that SQLite holds.
+// The lock goes with the file's Close, or with the process.
+func lockDatabase(path string) (*os.File, error) {
+	f, err := os.OpenFile(path+"-lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("database %s is in use by another todo process (it holds %s-lock): one process per database", path, path)
+		}
+		return nil, fmt.Errorf("lock database %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // Ping checks that the database answers a read.

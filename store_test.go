@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,4 +92,36 @@ func TestFullDisk(t *testing.T) {
 	if got := ts.do(t, "GET", "/v1/todos", "").todos(t); len(got) != n+1 {
 		t.Errorf("%d todos after the disk had room again, want %d", len(got), n+1)
 	}
+}
+
+// TestOneProcessPerDatabase: while a service holds a database, a second one
+// on it refuses to start, with one line and exit status 1, where it used to
+// serve beside it (and the first one's cache then served todos the second had
+// deleted). The lock goes with a clean stop, and with a killed process.
+func TestOneProcessPerDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "todo.db")
+	first := mustOpenStore(t, path)
+	if _, err := OpenStore(path); err == nil || !strings.Contains(err.Error(), "in use by another todo process") {
+		t.Fatalf("a second store opened: %v", err)
+	}
+	first.Close()
+	mustOpenStore(t, path).Close()
+
+	c := startChild(t, path)
+	second := exec.Command(os.Args[0])
+	second.Env = append(os.Environ(), "TODO_TEST_RUN_MAIN=1", "TODO_ADDR=127.0.0.1:0", "TODO_DB="+path)
+	var stderr bytes.Buffer
+	second.Stderr = &stderr
+	out, err := second.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || len(out) != 0 ||
+		strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), "in use by another todo process") {
+		t.Fatalf("a second service: %v, stdout %q, stderr %q", err, out, stderr.String())
+	}
+	if _, err := OpenStore(path); err == nil {
+		t.Fatal("a store opened beside a running service")
+	}
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+	mustOpenStore(t, path) // the kernel dropped the killed process's lock
 }
