@@ -16,6 +16,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no token, or a wrong one
 	ENOTFOUND     = "not_found"
 	ENOTALLOWED   = "not_allowed" // a method the path does not serve
+	EMISDIRECTED  = "misdirected" // a Host that the service does not answer for
 	ECONFLICT     = "conflict"
 	EPRECONDITION = "precondition_failed" // If-Match does not match
 	ETOOLARGE     = "too_large"

@@ -37,8 +37,8 @@ func newServer(logger *slog.Logger, store *Store, cfg config) http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
 	// A request passes these in order: observe (request id, recovery, the log
-	// line), cors, requireToken, then the route.
-	return s.observe(s.cors(s.requireToken(mux)))
+	// line), checkHost, cors, requireToken, then the route.
+	return s.observe(s.checkHost(s.cors(s.requireToken(mux))))
 }
 
 // routes is the API's table of contents. ServeMux answers HEAD for every GET,

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,7 @@ type config struct {
 	addr        string
 	db          string
 	token       string
+	open        bool     // the open mode may serve beyond loopback, for any Host
 	corsOrigins []string // "*" for any
 	baseURL     string   // without a trailing slash
 	logFormat   string
@@ -71,6 +73,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return errors.Join(err, store.Close())
+	}
+	if cfg.token == "" && !cfg.open && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+		return errors.Join(fmt.Errorf("with no -token, the service is open to anyone who reaches it, so it serves only loopback, "+
+			"and %s is not: give -token, or -open to expose it anyway", ln.Addr()), ln.Close(), store.Close())
 	}
 	srv := newHTTPServer(newServer(logger, store, cfg), logger)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
@@ -125,6 +131,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.addr, "addr", env("TODO_ADDR", "localhost:8080"), "listen address; port 0 picks a free one (TODO_ADDR)")
 	fs.StringVar(&cfg.db, "db", env("TODO_DB", "todo.db"), "SQLite file, or :memory: (TODO_DB)")
 	fs.StringVar(&cfg.token, "token", env("TODO_TOKEN", ""), "bearer token that every /v1 route requires (TODO_TOKEN)")
+	openDefault, err := strconv.ParseBool(env("TODO_OPEN", "false"))
+	if err != nil {
+		return cfg, fmt.Errorf("TODO_OPEN=%q is not true or false", getenv("TODO_OPEN"))
+	}
+	fs.BoolVar(&cfg.open, "open", openDefault, "without a token, serve beyond loopback and for any Host (TODO_OPEN)")
 	fs.StringVar(&origins, "cors-origins", env("TODO_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS, or * (TODO_CORS_ORIGINS)")
 	fs.StringVar(&baseURL, "base-url", env("TODO_BASE_URL", ""), "public base URL for url, Location and Link (TODO_BASE_URL)")
 	fs.StringVar(&cfg.logFormat, "log-format", env("TODO_LOG_FORMAT", "text"), "text or json (TODO_LOG_FORMAT)")

@@ -81,3 +81,50 @@ func TestSignalStopsCleanly(t *testing.T) {
 		t.Errorf("after the stop: %s, %v", todo.Members, err)
 	}
 }
+
+// TestOpenModeListensOnLoopback: without a token the service refuses to
+// start on an address that is not loopback, with one line, unless -open (or
+// TODO_OPEN) says the operator means it; with a token it starts.
+func TestOpenModeListensOnLoopback(t *testing.T) {
+	dir := t.TempDir()
+	env := func(extra ...string) func(string) string {
+		vars := map[string]string{"TODO_DB": filepath.Join(dir, "open.db")}
+		for i := 0; i+1 < len(extra); i += 2 {
+			vars[extra[i]] = extra[i+1]
+		}
+		return func(k string) string { return vars[k] }
+	}
+	refusal, cancel := context.WithTimeout(t.Context(), 5*time.Second) // if it serves after all, it stops
+	defer cancel()
+	err := run(refusal, []string{"-addr", "0.0.0.0:0"}, env(), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "serves only loopback") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("the open mode on every address: %v", err)
+	}
+	if err := run(t.Context(), nil, env("TODO_OPEN", "maybe"), io.Discard, io.Discard); err == nil {
+		t.Error("TODO_OPEN=maybe was taken")
+	}
+	for _, tt := range []struct {
+		args []string
+		env  func(string) string
+	}{
+		{[]string{"-addr", "0.0.0.0:0", "-open"}, env()},
+		{[]string{"-addr", "0.0.0.0:0"}, env("TODO_OPEN", "true")},
+		{[]string{"-addr", "0.0.0.0:0", "-token", "s3cret"}, env()},
+		{[]string{"-addr", "127.0.0.1:0"}, env()},
+	} {
+		ctx, cancel := context.WithCancel(t.Context())
+		stdout, stdoutW := io.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, tt.args, tt.env, stdoutW, io.Discard) }()
+		go func() { bufio.NewReader(stdout).ReadString('\n'); cancel() }() // started: stop it
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run %v: %v", tt.args, err)
+			}
+		case <-time.After(shutdownTimeout + 5*time.Second):
+			t.Fatalf("run %v did not stop", tt.args)
+		}
+		cancel()
+	}
+}

@@ -1,7 +1,7 @@
 package main
 
-// The middleware that every request passes, in this order: observe, cors,
-// requireToken. Each is a plain func(http.Handler) http.Handler.
+// The middleware that every request passes, in this order: observe,
+// checkHost, cors, requireToken. Each is a plain func(http.Handler) http.Handler.
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -194,6 +196,35 @@ func (s *server) cors(next http.Handler) http.Handler {
 				h.Set("Access-Control-Max-Age", "600")
 			}
 			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkHost answers 421 to a request whose Host is not this machine's, in the
+// open mode (no token) unless -open: a web page whose name an attacker
+// rebinds to 127.0.0.1 reaches the service with its own name as Host, and
+// must not read or change the todos. A request without Host (HTTP/1.0) is
+// served; so are localhost, loopback addresses and the -base-url host.
+func (s *server) checkHost(next http.Handler) http.Handler {
+	if s.cfg.token != "" || s.cfg.open {
+		return next
+	}
+	var public string
+	if u, err := url.Parse(s.cfg.baseURL); err == nil && s.cfg.baseURL != "" {
+		public = u.Hostname()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+		ip := net.ParseIP(host)
+		if r.Host != "" && !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) &&
+			(public == "" || !strings.EqualFold(host, public)) {
+			writeError(w, r, Errorf(EMISDIRECTED, "this service answers only on localhost: with no token it is open to anyone who reaches it"))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -149,3 +149,54 @@ func TestPanicIsA500(t *testing.T) {
 	}
 	ts.do(t, "GET", "/healthz", "").want(t, http.StatusOK) // the process lives on
 }
+
+// TestOpenModeHost: without a token, a request whose Host is not this
+// machine's gets 421 and changes nothing (a page that rebinds its own name to
+// 127.0.0.1 could read and delete the list); with a token, or with -open, the
+// Host rule is off.
+func TestOpenModeHost(t *testing.T) {
+	ts := newTestServer(t, config{baseURL: "https://todo.example/api"})
+	ts.create(t, `{"title":"keep me"}`)
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	send := func(t *testing.T, request string) *http.Response {
+		t.Helper()
+		resp := rawRequest(t, addr, request)
+		resp.Body.Close()
+		return resp
+	}
+	for host, want := range map[string]int{
+		"attacker.example:8080": 421, "attacker.example": 421, "localhost.attacker.example": 421, "127.0.0.1.nip.io": 421,
+		"10.0.0.1": 421, "[::2]:8080": 421, "0.0.0.0": 421, "todo.example.attacker.example": 421,
+		"localhost:8080": 200, "LocalHost": 200, "localhost.": 200, "127.0.0.1:1": 200, "127.9.9.9": 200, "[::1]:8080": 200,
+		"todo.example": 200, "TODO.example:443": 200,
+	} {
+		t.Run(host, func(t *testing.T) {
+			for _, path := range []string{"/v1/todos", "/healthz"} {
+				resp := send(t, "GET "+path+" HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+				if resp.StatusCode != want {
+					t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+				}
+				if want == 421 && resp.Header.Get("Content-Type") != "application/problem+json" {
+					t.Errorf("Content-Type %q", resp.Header.Get("Content-Type"))
+				}
+			}
+		})
+	}
+	if resp := send(t, "DELETE /v1/todos HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n"); resp.StatusCode != 421 || ts.count(t) != 1 {
+		t.Errorf("a foreign Host's delete: %d, %d todos left", resp.StatusCode, ts.count(t))
+	}
+	if resp := send(t, "GET /v1/todos HTTP/1.0\r\n\r\n"); resp.StatusCode != 200 {
+		t.Errorf("HTTP/1.0 without Host: %d", resp.StatusCode)
+	}
+
+	token := newTestServer(t, config{token: "s3cret"})
+	if resp := rawRequest(t, strings.TrimPrefix(token.URL, "http://"),
+		"GET /v1/todos HTTP/1.1\r\nHost: todo.example.org\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n"); resp.StatusCode != 200 {
+		t.Errorf("with a token, a proxy's Host: %d", resp.StatusCode)
+	}
+	open := newTestServer(t, config{open: true})
+	if resp := rawRequest(t, strings.TrimPrefix(open.URL, "http://"),
+		"GET /v1/todos HTTP/1.1\r\nHost: todo.lan\r\nConnection: close\r\n\r\n"); resp.StatusCode != 200 {
+		t.Errorf("with -open, another Host: %d", resp.StatusCode)
+	}
+}

@@ -159,6 +159,8 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case ENOTALLOWED:
 		return http.StatusMethodNotAllowed
+	case EMISDIRECTED:
+		return http.StatusMisdirectedRequest
 	case ECONFLICT:
 		return http.StatusConflict
 	case EPRECONDITION:

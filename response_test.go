@@ -17,7 +17,7 @@ import (
 func TestStatusOf(t *testing.T) {
 	for code, want := range map[string]int{
 		EMALFORMED: 400, EINVALID: 422, EUNAUTHORIZED: 401, ENOTFOUND: 404, ENOTALLOWED: 405, ECONFLICT: 409,
-		EPRECONDITION: 412, ETOOLARGE: 413, EUNSUPPORTED: 415, EUNAVAILABLE: 503, EFULL: 507, EINTERNAL: 500, "no such code": 500,
+		EMISDIRECTED: 421, EPRECONDITION: 412, ETOOLARGE: 413, EUNSUPPORTED: 415, EUNAVAILABLE: 503, EFULL: 507, EINTERNAL: 500, "no such code": 500,
 	} {
 		if got := statusOf(code); got != want {
 			t.Errorf("statusOf(%q) = %d, want %d", code, got, want)
