@@ -25,7 +25,7 @@ const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 30 * time.Second // enough for a 1 MiB body on a slow link
 	writeTimeout      = 30 * time.Second // an export extends its own, as it goes
-	idleTimeout       = 2 * time.Minute
+	idleTimeout       = 30 * time.Second // a kept-alive connection with nothing to do gives its place up
 	maxHeaderBytes    = 64 << 10
 	shutdownTimeout   = 10 * time.Second
 )
@@ -70,17 +70,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
+	tcp, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return errors.Join(err, store.Close())
 	}
+	ln := newLimitListener(tcp, connLimit())
 	if cfg.token == "" && !cfg.open && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
 		return errors.Join(fmt.Errorf("with no -token, the service is open to anyone who reaches it, so it serves only loopback, "+
 			"and %s is not: give -token, or -open to expose it anyway", ln.Addr()), ln.Close(), store.Close())
 	}
 	srv := newHTTPServer(newServer(logger, store, cfg), logger)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	logger.Info("started", "addr", ln.Addr().String(), "db", cfg.db)
+	logger.Info("started", "addr", ln.Addr().String(), "db", cfg.db, "max_connections", ln.limit)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
