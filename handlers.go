@@ -197,8 +197,7 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 		return
 	}
 	stream := newNDJSONStream(w, s.collectionURL(r))
-	err := s.store.ListTodos(r.Context(), f, func(t RenderedTodo, _ Position) error { return stream.add(t) })
-	stream.end(r, err)
+	stream.end(r, s.store.ExportTodos(r.Context(), f, stream.add, stream.flush))
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {

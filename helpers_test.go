@@ -293,12 +293,15 @@ func (c *child) send(method, path, body string, header ...string) (int, []byte, 
 
 // seedTodos adds rows todos to s in one transaction: a third without a due
 // time, half of them completed, with ten values of order.
-func seedTodos(tb testing.TB, s *Store, rows int) {
+func seedTodos(tb testing.TB, s *Store, rows int) { seedTodosWithNotes(tb, s, rows, "") }
+
+// seedTodosWithNotes is seedTodos with notes on every todo.
+func seedTodosWithNotes(tb testing.TB, s *Store, rows int, notes string) {
 	tb.Helper()
 	err := s.writeTx(tb.Context(), func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		for i := range rows {
 			t := Todo{Title: fmt.Sprintf("todo number %d, with a title about as long as a real one tends to be", i),
-				Completed: i%2 == 0, Order: int64(i % 10)}
+				Notes: notes, Completed: i%2 == 0, Order: int64(i % 10)}
 			if i%3 != 0 {
 				due := now.Add(time.Duration(i) * time.Second)
 				t.Due = &Timestamp{due}

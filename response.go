@@ -16,8 +16,12 @@ import (
 )
 
 const (
-	retryAfter  = "1"      // what a 503 tells the client to wait, in seconds
-	exportChunk = 32 << 10 // bytes of an export sent at a time
+	retryAfter = "1" // what a 503 tells the client to wait, in seconds
+	// An export is read from the database exportBatch bytes at a time, then
+	// sent in pieces of exportPiece bytes, each under exportWriteTimeout: a
+	// client that reads 1 KB a second takes 16 s a piece, and is not cut off.
+	exportBatch = 256 << 10
+	exportPiece = 16 << 10
 )
 
 // exportWriteTimeout bounds the write of each chunk of an export. A variable
@@ -91,10 +95,10 @@ func (p *todoPage) write(w http.ResponseWriter, next string) {
 	writeJSON(w, http.StatusOK, append(p.body, "]\n"...))
 }
 
-// ndjsonStream writes todos as NDJSON, one a line, in chunks of exportChunk
-// bytes: its memory does not grow with the rows. Each chunk is written under
-// a fresh write deadline: a stream is cut off when the client stops reading,
-// not because it is long.
+// ndjsonStream writes todos as NDJSON, one a line, gathering up to
+// exportBatch bytes and sending them in pieces: its memory does not grow with
+// the rows. Each piece is written under a fresh write deadline: a stream is
+// cut off when the client stops reading, not because it is long.
 type ndjsonStream struct {
 	w          http.ResponseWriter
 	rc         *http.ResponseController
@@ -106,34 +110,38 @@ type ndjsonStream struct {
 func newNDJSONStream(w http.ResponseWriter, collection string) *ndjsonStream {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	return &ndjsonStream{w: w, rc: http.NewResponseController(w), collection: collection,
-		buf: make([]byte, 0, exportChunk+4096)}
+		buf: make([]byte, 0, exportBatch+exportPiece)}
 }
 
-// add appends t's line, and sends the chunk once it is full.
-func (st *ndjsonStream) add(t RenderedTodo) error {
+// add appends t's line, and reports whether the batch is full: time to flush.
+func (st *ndjsonStream) add(t RenderedTodo) (full bool) {
 	st.buf = append(t.AppendJSON(st.buf, st.collection), '\n')
-	if len(st.buf) >= exportChunk {
-		return st.flush()
-	}
-	return nil
+	return len(st.buf) >= exportBatch
 }
 
+// flush sends what add gathered.
 func (st *ndjsonStream) flush() error {
-	err := st.rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout))
-	if err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
+	for data := st.buf; len(data) > 0; {
+		err := st.rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout))
+		if err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		piece := min(len(data), exportPiece)
+		st.sent = true
+		if _, err := st.w.Write(data[:piece]); err != nil {
+			return err
+		}
+		data = data[piece:]
 	}
-	st.sent = true
-	_, err = st.w.Write(st.buf)
 	st.buf = st.buf[:0]
-	return err
+	return nil
 }
 
 // end sends what is left, or answers err: as a problem while nothing was
 // sent, else by cutting the stream off without its last chunk, so that the
 // client sees that it is incomplete.
 func (st *ndjsonStream) end(r *http.Request, err error) {
-	if err == nil && len(st.buf) > 0 {
+	if err == nil {
 		err = st.flush()
 	}
 	switch {

@@ -20,10 +20,10 @@ import (
 )
 
 const (
-	queryTimeout  = 5 * time.Second  // the bound on every query but an export
-	exportTimeout = 10 * time.Minute // an export streams at the client's pace
-	busyTimeoutMS = 5000             // how long SQLite itself waits for a lock held by another process
-	stmtCacheSize = 32               // prepared statements kept per connection, by query text
+	queryTimeout  = 5 * time.Second // the bound on a query; an export's, without producing a row
+	busyTimeoutMS = 5000            // how long SQLite itself waits for a lock held by another process
+	stmtCacheSize = 32              // prepared statements kept per connection, by query text
+	maxWALBytes   = 64 << 20        // the WAL's size after a checkpoint, at most
 )
 
 // Store keeps the todos in one SQLite file.
@@ -36,13 +36,15 @@ type Store struct {
 	// last commit and never wait for the writer.
 	readDB *sql.DB
 	lock   *os.File // held while the store is open: see lockDatabase
+	path   string   // of the database file
 	// Timeout bounds every query but an export; a query that runs out of it
 	// fails as EUNAVAILABLE (503).
 	Timeout time.Duration
 	now     func() time.Time
 
-	cache todoCache
-	slots chan struct{} // one per request working on the database: see maxInFlight
+	cache   todoCache
+	slots   chan struct{} // one per request working on the database: see maxInFlight
+	exports chan struct{} // one per export running: see maxExports
 
 	queue      chan writeJob // to runWriter, the one goroutine that writes
 	closing    chan struct{} // closed by Close: the writer stops
@@ -62,7 +64,7 @@ func OpenStore(path string) (*Store, error) {
 
 // openStore is OpenStore with the migrations to apply.
 func openStore(path string, migrations []migration) (*Store, error) {
-	s := &Store{Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]RenderedTodo{}}, slots: make(chan struct{}, maxInFlight),
+	s := &Store{path: path, Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]RenderedTodo{}}, slots: make(chan struct{}, maxInFlight), exports: make(chan struct{}, maxExports),
 		queue: make(chan writeJob, maxBatch), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	// synchronous=FULL: in WAL mode a commit returns only after the WAL is
 	// fsynced, so a 201 survives a crash of the process or of the machine.
@@ -102,6 +104,12 @@ func openStore(path string, migrations []migration) (*Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.migrate(ctx, migrations); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	// After a checkpoint, SQLite truncates a WAL that a long reader made grow
+	// back to this size (the writer is the one connection that checkpoints).
+	if _, err := s.writeDB.ExecContext(ctx, fmt.Sprintf("PRAGMA journal_size_limit = %d", maxWALBytes)); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}

@@ -7,9 +7,17 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
+
+const maxExports = 4 // exports running at once; one more is a 503
+
+// exportRows bounds the rows of an export read in one query; most chunks end
+// sooner, when their bytes fill the stream's batch. A variable only so that a
+// test can make chunks end by rows.
+var exportRows = 5000
 
 // CreateTodo stores t as a new todo and returns it with its id and times.
 // With a key, a retry of the same request within a day returns the todo as it
@@ -120,19 +128,14 @@ func (s *Store) FindTodo(ctx context.Context, id int64) (RenderedTodo, error) {
 }
 
 // ListTodos calls each for every todo that f selects, in f's order, with its
-// keyset position, reading the rows as it goes: memory does not grow with
-// their number. With no limit (an export) the query is bounded by
-// exportTimeout instead of s.Timeout. t.Members is only valid during the call.
+// keyset position, in one query bounded by s.Timeout: a page. t.Members is
+// only valid during the call.
 func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t RenderedTodo, at Position) error) error {
 	if err := s.enter(ctx); err != nil {
 		return err
 	}
 	defer s.leave()
-	timeout := s.Timeout
-	if f.Limit == 0 {
-		timeout = exportTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	query, args := listQuery(f)
 	rows, err := s.readDB.QueryContext(ctx, query, args...)
@@ -156,6 +159,70 @@ func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t RenderedTod
 		return s.dbError(ctx, "list todos", err)
 	}
 	return nil
+}
+
+var errTooManyExports = &Error{Code: EUNAVAILABLE,
+	Message: fmt.Sprintf("%d exports are running, as many as run at once; retry in a moment", maxExports)}
+
+// ExportTodos calls each for every todo that f selects, in f's order, however
+// many, and flush between the chunks it reads them in. A chunk is one short
+// query, which ends when each says it has enough (its buffer is full) or after
+// exportRows rows; flush then sends what each gathered, at the client's pace,
+// while no connection and no read transaction is held: a slow client cannot
+// take a connection that others need, nor keep the WAL from being
+// checkpointed. At most maxExports run at once.
+func (s *Store) ExportTodos(ctx context.Context, f Filter, each func(t RenderedTodo) (enough bool), flush func() error) error {
+	select {
+	case s.exports <- struct{}{}:
+		defer func() { <-s.exports }()
+	default:
+		return errTooManyExports
+	}
+	f.Limit = exportRows
+	for {
+		last, n, enough, err := s.exportChunk(ctx, f, each)
+		if err != nil || !enough && n < exportRows {
+			return err
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		f.After = &last
+	}
+}
+
+// exportChunk reads one chunk of an export. Its query gives up after
+// s.Timeout without producing a row, however long the chunk takes in all.
+func (s *Store) exportChunk(ctx context.Context, f Filter, each func(RenderedTodo) bool) (last Position, n int, enough bool, err error) {
+	if err := s.enter(ctx); err != nil {
+		return last, 0, false, err
+	}
+	defer s.leave()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	idle := time.AfterFunc(s.Timeout, cancel)
+	defer idle.Stop()
+	query, args := listQuery(f)
+	rows, err := s.readDB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return last, 0, false, s.dbError(ctx, "export todos", err)
+	}
+	defer rows.Close()
+	var t RenderedTodo
+	var fields sql.RawBytes // not copied: each appends it where it goes
+	for !enough && rows.Next() {
+		idle.Reset(s.Timeout)
+		if err := rows.Scan(&t.ID, &t.Version, &last.Value, &fields); err != nil {
+			return last, n, false, s.dbError(ctx, "export todos", err)
+		}
+		t.Members, last.ID = fields, t.ID
+		n++
+		enough = each(t)
+	}
+	if err := rows.Err(); err != nil {
+		return last, n, false, s.dbError(ctx, "export todos", err)
+	}
+	return last, n, enough, nil
 }
 
 // sortExpr is the SQL for each sort key; each has an index ending in id.
