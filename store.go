@@ -35,8 +35,9 @@ type Store struct {
 	// readDB is a pool of read-only connections. In WAL mode readers see the
 	// last commit and never wait for the writer.
 	readDB *sql.DB
-	lock   *os.File // held while the store is open: see lockDatabase
-	path   string   // of the database file
+	lock   *os.File          // held while the store is open: see lockDatabase
+	path   string            // of the database file
+	files  map[string]fileID // the files it holds open, by path: see checkFiles
 	// Timeout bounds every query but an export; a query that runs out of it
 	// fails as EUNAVAILABLE (503).
 	Timeout time.Duration
@@ -113,6 +114,12 @@ func openStore(path string, migrations []migration) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	if path != ":memory:" {
+		if err := s.noteFiles(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+	}
 	return s, nil
 }
 
@@ -158,6 +165,51 @@ func (s *Store) Ping(ctx context.Context) error {
 	var v int
 	if err := s.readDB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return s.dbError(ctx, "ping", err)
+	}
+	return s.checkFiles()
+}
+
+// fileID names a file by what stays when it is renamed and goes when it is
+// removed: its device and inode.
+type fileID struct{ dev, ino uint64 }
+
+func statID(path string) (fileID, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return fileID{}, err
+	}
+	return fileID{uint64(st.Dev), st.Ino}, nil
+}
+
+var errFilesGone = &Error{Code: EUNAVAILABLE,
+	Message: "the database's files are gone or were replaced: nothing can be written until the service restarts"}
+
+// checkFiles reports whether the database's path and its WAL's still name
+// the files the store opened. SQLite keeps writing to a file removed under it
+// (or replaced), and a commit there succeeds, but the file on disk will not
+// hold it: such a write must not be acknowledged.
+func (s *Store) checkFiles() error {
+	if s.files == nil {
+		return nil
+	}
+	for path, opened := range s.files {
+		if now, err := statID(path); err != nil || now != opened {
+			return &Error{Code: errFilesGone.Code, Message: errFilesGone.Message, Err: fmt.Errorf("%s: %v", path, err)}
+		}
+	}
+	return nil
+}
+
+// noteFiles records the files the store holds open, for checkFiles: the
+// database and its WAL, which WAL mode keeps while a connection is open.
+func (s *Store) noteFiles() error {
+	s.files = map[string]fileID{}
+	for _, path := range []string{s.path, s.path + "-wal"} {
+		id, err := statID(path)
+		if err != nil {
+			return err
+		}
+		s.files[path] = id
 	}
 	return nil
 }

@@ -125,3 +125,55 @@ func TestOneProcessPerDatabase(t *testing.T) {
 	c.cmd.Wait()
 	mustOpenStore(t, path) // the kernel dropped the killed process's lock
 }
+
+// TestStorageFaults: when the database's folder, its WAL or the file itself
+// is removed or replaced under a running service, SQLite writes on into the
+// files it has open, which the disk will not keep: a create used to get 201
+// and be lost at the next stop. Now writes get 503, and so does /readyz.
+func TestStorageFaults(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		fault func(t *testing.T, dir, path string)
+	}{
+		{"folder removed", func(t *testing.T, dir, _ string) {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"WAL removed", func(t *testing.T, _, path string) {
+			if err := os.Remove(path + "-wal"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"database replaced", func(t *testing.T, _, path string) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(path, path+".old"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "todo.db")
+			ts := serveStore(t, mustOpenStore(t, path), config{})
+			ts.create(t, `{"title":"before"}`)
+			ts.do(t, "GET", "/readyz", "").want(t, http.StatusOK)
+			tt.fault(t, dir, path)
+			r := ts.do(t, "POST", "/v1/todos", `{"title":"after"}`)
+			if p := r.problem(t, http.StatusServiceUnavailable); !strings.Contains(p.Detail, "gone") {
+				t.Errorf("detail %q", p.Detail)
+			}
+			ts.do(t, "GET", "/readyz", "").problem(t, http.StatusServiceUnavailable)
+			ts.do(t, "GET", "/healthz", "").want(t, http.StatusOK)
+		})
+	}
+}

@@ -168,6 +168,11 @@ func (s *Store) runBatch(ctx context.Context, batch []writeJob) []error {
 	if err := tx.Commit(); err != nil {
 		return failAll(err)
 	}
+	// The commit is in the files SQLite has open; they must still be the
+	// ones at the database's path, or the writes are not on disk to stay.
+	if err := s.checkFiles(); err != nil {
+		return failAll(err)
+	}
 	return errs
 }
 
