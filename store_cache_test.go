@@ -64,3 +64,41 @@ func TestCacheRefusesAStaleRead(t *testing.T) {
 		t.Error("forgetAll kept a todo")
 	}
 }
+
+// TestCacheBoundInBytes: the cache holds at most maxCacheBytes, counted
+// exactly, however large its todos; it used to hold 10,000 of any size
+// (0.6 GB of large todos).
+func TestCacheBoundInBytes(t *testing.T) {
+	c := todoCache{todos: map[int64]RenderedTodo{}}
+	large := make([]byte, 100<<10)
+	for id := range int64(1000) { // 100 MB offered
+		_, _, gen := c.get(id)
+		c.put(RenderedTodo{ID: id, Version: 1, Members: large}, gen)
+	}
+	sum := 0
+	for _, td := range c.todos {
+		sum += cacheCost(td)
+	}
+	if sum != c.bytes || c.bytes > maxCacheBytes || c.bytes < maxCacheBytes-cacheCost(RenderedTodo{Members: large}) {
+		t.Errorf("the cache holds %d todos, %d bytes, and counts %d: want at most %d, and nearly full", len(c.todos), sum, c.bytes, maxCacheBytes)
+	}
+	_, _, gen := c.get(5000) // the same todo again replaces itself, and costs once
+	c.put(RenderedTodo{ID: 5000, Members: []byte("x")}, gen)
+	c.put(RenderedTodo{ID: 5000, Members: []byte("yy")}, gen)
+	c.forget(5000)
+	sum = 0
+	for _, td := range c.todos {
+		sum += cacheCost(td)
+	}
+	if sum != c.bytes {
+		t.Errorf("counted %d, holds %d", c.bytes, sum)
+	}
+	c.put(RenderedTodo{ID: 1, Members: make([]byte, maxCacheBytes)}, c.gen) // larger than the whole cache: not kept
+	if _, ok, _ := c.get(1); ok {
+		t.Error("a todo larger than the cache was kept")
+	}
+	c.forgetAll()
+	if c.bytes != 0 || len(c.todos) != 0 {
+		t.Errorf("after forgetAll: %d bytes, %d todos", c.bytes, len(c.todos))
+	}
+}
