@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -138,5 +139,70 @@ func TestExportQueryGivesUp(t *testing.T) {
 	ts.store.Timeout = queryTimeout
 	if r := ts.do(t, "GET", "/v1/todos?q=not-there", "", "Accept", "application/x-ndjson").want(t, http.StatusOK); len(r.body) != 0 {
 		t.Errorf("%d bytes found", len(r.body))
+	}
+}
+
+// vmHWM is the peak resident memory of the process pid, from /proc.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var n int64
+			fmt.Sscanf(strings.TrimSpace(kb), "%d kB", &n)
+			return n << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc/PID/status")
+	return 0
+}
+
+// TestMemoryStaysBounded: the service, as a process, beside 20 clients that
+// ask for pages of a thousand large todos and read nothing, and 100 that send
+// bodies of 1 MiB at once, stays under 256 MiB of resident memory (the pages
+// alone took it to 1.5 GB, the bodies to 600 MB); a health check is answered
+// beside them.
+func TestMemoryStaysBounded(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory multiplies the process's: .ci/run runs this test again without -race")
+	}
+	db := filepath.Join(t.TempDir(), "memory.db")
+	s := mustOpenStore(t, db)
+	seedTodosWithNotes(t, s, 1000, strings.Repeat("日", maxNotesLen)) // 30 MB of JSON
+	s.Close()
+	c := startChild(t, db)
+	addr := strings.TrimPrefix(c.base, "http://")
+	dial := func() net.Conn {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		return conn
+	}
+	for range 20 {
+		io.WriteString(dial(), "GET /v1/todos?limit=1000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	}
+	body := `{"title":"big","notes":"` + strings.Repeat("x", maxBodyBytes-40) + `"}`
+	var wg sync.WaitGroup
+	for range 100 {
+		conn := dial()
+		wg.Go(func() {
+			io.WriteString(conn, fmt.Sprintf("POST /v1/todos HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+		})
+	}
+	wg.Wait()
+	time.Sleep(3 * time.Second) // the pages are built a few at a time: until all are
+	if status, body, _, err := c.send("GET", "/readyz", ""); err != nil || status != http.StatusOK {
+		t.Errorf("/readyz beside them: %d %s %v", status, body, err)
+	}
+	hwm := vmHWM(t, c.cmd.Process.Pid)
+	t.Logf("peak resident memory: %d MiB", hwm>>20)
+	if hwm >= 256<<20 {
+		t.Errorf("peak resident memory %d MiB, want under 256", hwm>>20)
 	}
 }

@@ -26,6 +26,7 @@ type server struct {
 	store  *Store
 	cfg    config
 
+	memory   *byteBudget   // what bodies and pages may hold at once
 	idPrefix string        // of the request ids it makes
 	requests atomic.Uint64 // counts the request ids it made
 }
@@ -33,12 +34,12 @@ type server struct {
 // newServer returns the service's whole HTTP handler: the routes behind the
 // middleware chain.
 func newServer(logger *slog.Logger, store *Store, cfg config) http.Handler {
-	s := &server{logger: logger, store: store, cfg: cfg, idPrefix: rand.Text()[:10] + "-"}
+	s := &server{logger: logger, store: store, cfg: cfg, idPrefix: rand.Text()[:10] + "-", memory: newByteBudget(memoryBudget)}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	// A request passes these in order: observe (request id, recovery, the log
-	// line), checkHost, cors, requireToken, then the route.
-	return s.observe(s.checkHost(s.cors(s.requireToken(mux))))
+	// line), checkHost, cors, requireToken, budgetBodies, then the route.
+	return s.observe(s.checkHost(s.cors(s.requireToken(s.budgetBodies(mux)))))
 }
 
 // routes is the API's table of contents. ServeMux answers HEAD for every GET,
@@ -175,9 +176,14 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 	if f.Limit == 0 {
 		f.Limit = defaultLimit
 	}
+	if err := s.memory.take(r.Context(), pageCost); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer s.memory.give(pageCost)
 	page := newTodoPage(s.collectionURL(r), f.Limit)
 	f.Limit++ // one more row tells whether a next page exists
-	if err := s.store.ListTodos(r.Context(), f, page.add); err != nil {
+	if err := s.store.ListTodos(r.Context(), f, page.add); err != nil && err != errPageFull {
 		writeError(w, r, err)
 		return
 	}

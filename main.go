@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,6 +62,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err != nil {
 		return err
+	}
+	if getenv("GOMEMLIMIT") == "" { // the operator's, if set, the runtime has already applied
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	logs := newLogBuffer(stderr)
 	defer logs.Close()

@@ -56,6 +56,13 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body) // an error here means the client is gone; nothing to do
 }
 
+// pageCost is what a page may hold, taken from the memory budget: its bytes,
+// and the todo that passes them.
+const pageCost = maxPageBytes + maxTodoBytes
+
+// errPageFull ends the query of a page that is full.
+var errPageFull = errors.New("the page is full")
+
 // todoPage gathers a page of todos as a JSON array. It is handed one row
 // more than the page holds, which it does not keep: that row tells that a
 // next page follows.
@@ -72,11 +79,12 @@ func newTodoPage(collection string, limit int) *todoPage {
 	return &todoPage{body: append(make([]byte, 0, 4096), '['), collection: collection, limit: limit}
 }
 
-// add appends t, at its place in the list, to the page.
+// add appends t, at its place in the list, to the page. Past limit rows or
+// maxPageBytes, the page is full, and t starts the next one.
 func (p *todoPage) add(t RenderedTodo, at Position) error {
-	if p.rows == p.limit {
+	if p.rows == p.limit || len(p.body) >= maxPageBytes {
 		p.more = true
-		return nil
+		return errPageFull
 	}
 	if p.rows > 0 {
 		p.body = append(p.body, ',')
