@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	memoryBudget = 96 << 20  // bytes of bodies and pages held at once
-	memoryLimit  = 192 << 20 // the runtime's soft limit: past it, the garbage is collected sooner
+	memoryBudget = 64 << 20  // bytes of bodies and pages held at once
+	memoryLimit  = 128 << 20 // the runtime's soft limit: past it, the garbage is collected sooner
 	maxPageBytes = 1 << 20   // a page ends early, with its next link, once it holds this much
 	// maxTodoBytes bounds a todo's JSON: 500 and 10,000 characters of up to
 	// four bytes each, and the rest.

@@ -17,16 +17,15 @@ import (
 
 const (
 	retryAfter = "1" // what a 503 tells the client to wait, in seconds
-	// An export is read from the database exportBatch bytes at a time, then
-	// sent in pieces of exportPiece bytes, each under exportWriteTimeout: a
-	// client that reads 1 KB a second takes 16 s a piece, and is not cut off.
+	// An export is read from the database exportBatch bytes at a time; it and
+	// a page are sent in pieces of writePiece bytes (see writePieces).
 	exportBatch = 256 << 10
-	exportPiece = 16 << 10
+	writePiece  = 16 << 10
 )
 
-// exportWriteTimeout bounds the write of each chunk of an export. A variable
-// only so that a test can wait less.
-var exportWriteTimeout = 30 * time.Second
+// pieceWriteTimeout bounds the write of each piece of an export or a page. A
+// variable only so that a test can wait less.
+var pieceWriteTimeout = 30 * time.Second
 
 // etag is the strong validator of a todo at version, quoted as the header carries it.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
@@ -100,7 +99,29 @@ func (p *todoPage) write(w http.ResponseWriter, next string) {
 	if next != "" {
 		w.Header().Set("Link", "<"+next+`>; rel="next"`)
 	}
-	writeJSON(w, http.StatusOK, append(p.body, "]\n"...))
+	body := append(p.body, "]\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	writePieces(w, http.NewResponseController(w), body) // an error means the client is gone or stopped reading
+}
+
+// writePieces writes data in pieces of writePiece bytes, each under a fresh
+// write deadline of pieceWriteTimeout: a client that reads 1 KB a second
+// takes 16 s a piece and gets everything; one that stops reading is cut off.
+func writePieces(w http.ResponseWriter, rc *http.ResponseController, data []byte) error {
+	for len(data) > 0 {
+		err := rc.SetWriteDeadline(time.Now().Add(pieceWriteTimeout))
+		if err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		piece := min(len(data), writePiece)
+		if _, err := w.Write(data[:piece]); err != nil {
+			return err
+		}
+		data = data[piece:]
+	}
+	return nil
 }
 
 // ndjsonStream writes todos as NDJSON, one a line, gathering up to
@@ -118,7 +139,7 @@ type ndjsonStream struct {
 func newNDJSONStream(w http.ResponseWriter, collection string) *ndjsonStream {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	return &ndjsonStream{w: w, rc: http.NewResponseController(w), collection: collection,
-		buf: make([]byte, 0, exportBatch+exportPiece)}
+		buf: make([]byte, 0, exportBatch+maxTodoBytes)}
 }
 
 // add appends t's line, and reports whether the batch is full: time to flush.
@@ -129,20 +150,13 @@ func (st *ndjsonStream) add(t RenderedTodo) (full bool) {
 
 // flush sends what add gathered.
 func (st *ndjsonStream) flush() error {
-	for data := st.buf; len(data) > 0; {
-		err := st.rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout))
-		if err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		piece := min(len(data), exportPiece)
-		st.sent = true
-		if _, err := st.w.Write(data[:piece]); err != nil {
-			return err
-		}
-		data = data[piece:]
+	if len(st.buf) == 0 {
+		return nil
 	}
+	st.sent = true
+	err := writePieces(st.w, st.rc, st.buf)
 	st.buf = st.buf[:0]
-	return nil
+	return err
 }
 
 // end sends what is left, or answers err: as a problem while nothing was

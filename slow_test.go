@@ -67,8 +67,8 @@ func TestSlowHeaders(t *testing.T) {
 // TestSlowExport reads an export slowly: while it keeps reading it gets all of
 // it, even past the server's write timeout; when it stops, it is cut off.
 func TestSlowExport(t *testing.T) {
-	defer func(d time.Duration) { exportWriteTimeout = d }(exportWriteTimeout)
-	exportWriteTimeout = time.Second
+	defer func(d time.Duration) { pieceWriteTimeout = d }(pieceWriteTimeout)
+	pieceWriteTimeout = time.Second
 	store := mustOpenStore(t, filepath.Join(t.TempDir(), "slow.db"))
 	const rows = 60_000 // ~18 MB: more than the socket buffers hold
 	seedTodos(t, store, rows)
@@ -119,10 +119,10 @@ func TestSlowExport(t *testing.T) {
 	if _, err := resp.Body.Read(make([]byte, 1024)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * exportWriteTimeout)
+	time.Sleep(3 * pieceWriteTimeout)
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err == nil {
-		t.Errorf("a reader that stopped for %v still got the whole export (%d more bytes)", 3*exportWriteTimeout, n)
+		t.Errorf("a reader that stopped for %v still got the whole export (%d more bytes)", 3*pieceWriteTimeout, n)
 	}
 	t.Logf("slow reader: %d lines in %v; stopped reader cut off after %d more bytes (%v)", lines, took.Round(time.Millisecond), n, err)
 }

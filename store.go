@@ -162,11 +162,32 @@ func lockDatabase(path string) (*os.File, error) {
 
 // Ping checks that the database answers a read.
 func (s *Store) Ping(ctx context.Context) error {
+	conn, err := s.reader(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	var v int
-	if err := s.readDB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return s.dbError(ctx, "ping", err)
 	}
 	return s.checkFiles()
+}
+
+// reader takes a connection of the read pool for one query, waiting at most
+// queueWait for one: past that, the request gets 503 at once rather than a
+// place in a queue behind slower ones. Closing it gives it back to the pool.
+func (s *Store) reader(ctx context.Context) (*sql.Conn, error) {
+	wait, cancel := context.WithTimeout(ctx, queueWait)
+	defer cancel()
+	conn, err := s.readDB.Conn(wait)
+	if err != nil && ctx.Err() == nil && wait.Err() != nil {
+		return nil, errBusy
+	}
+	if err != nil {
+		return nil, s.dbError(ctx, "wait for a connection", err)
+	}
+	return conn, nil
 }
 
 // fileID names a file by what stays when it is renamed and goes when it is

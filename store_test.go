@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRestartKeepsEverything(t *testing.T) {
@@ -176,4 +178,36 @@ func TestStorageFaults(t *testing.T) {
 			ts.do(t, "GET", "/healthz", "").want(t, http.StatusOK)
 		})
 	}
+}
+
+// TestReadWaitsAMomentForAConnection: with every connection of the read
+// pool taken, a read that needs one gets a 503 with Retry-After after a
+// moment (100 ms), where it used to wait the query's 5 s; once one is free,
+// reads are served.
+func TestReadWaitsAMomentForAConnection(t *testing.T) {
+	ts := newTestServer(t, config{})
+	ts.create(t, `{"title":"a"}`)
+	var held []*sql.Conn
+	for range ts.store.readDB.Stats().MaxOpenConnections {
+		conn, err := ts.store.readDB.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, conn)
+	}
+	ts.store.cache.forgetAll()
+	for _, tt := range []struct{ path, accept string }{
+		{"/v1/todos/1", ""}, {"/v1/todos", ""}, {"/v1/todos", "application/x-ndjson"}, {"/readyz", ""},
+	} {
+		start := time.Now()
+		r := ts.do(t, "GET", tt.path, "", "Accept", tt.accept)
+		r.problem(t, http.StatusServiceUnavailable)
+		if d := time.Since(start); d > time.Second || r.header.Get("Retry-After") == "" {
+			t.Errorf("GET %s %s: 503 after %v, Retry-After %q", tt.path, tt.accept, d, r.header.Get("Retry-After"))
+		}
+	}
+	for _, conn := range held {
+		conn.Close()
+	}
+	ts.do(t, "GET", "/v1/todos/1", "").want(t, http.StatusOK)
 }

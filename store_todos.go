@@ -113,9 +113,14 @@ func (s *Store) FindTodo(ctx context.Context, id int64) (RenderedTodo, error) {
 		return t, err
 	}
 	defer s.leave()
+	conn, err := s.reader(ctx)
+	if err != nil {
+		return t, err
+	}
+	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	err := s.readDB.QueryRowContext(ctx, "SELECT id, version, json FROM todos WHERE id = ?", id).
+	err = conn.QueryRowContext(ctx, "SELECT id, version, json FROM todos WHERE id = ?", id).
 		Scan(&t.ID, &t.Version, &t.Members)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, Errorf(ENOTFOUND, "todo %d does not exist", id)
@@ -135,10 +140,15 @@ func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t RenderedTod
 		return err
 	}
 	defer s.leave()
+	conn, err := s.reader(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	query, args := listQuery(f)
-	rows, err := s.readDB.QueryContext(ctx, query, args...)
+	rows, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
 		return s.dbError(ctx, "list todos", err)
 	}
@@ -198,12 +208,17 @@ func (s *Store) exportChunk(ctx context.Context, f Filter, each func(RenderedTod
 		return last, 0, false, err
 	}
 	defer s.leave()
+	conn, err := s.reader(ctx)
+	if err != nil {
+		return last, 0, false, err
+	}
+	defer conn.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	idle := time.AfterFunc(s.Timeout, cancel)
 	defer idle.Stop()
 	query, args := listQuery(f)
-	rows, err := s.readDB.QueryContext(ctx, query, args...)
+	rows, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
 		return last, 0, false, s.dbError(ctx, "export todos", err)
 	}
