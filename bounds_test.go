@@ -209,3 +209,30 @@ func TestMemoryStaysBounded(t *testing.T) {
 		t.Errorf("peak resident memory %d MiB, want under 256", hwm>>20)
 	}
 }
+
+// TestExportCutMidway: when an export's query works past the store's
+// timeout without a row after lines were sent, the response is cut off
+// without its final chunk, so that the client sees it is incomplete.
+func TestExportCutMidway(t *testing.T) {
+	ts := newTestServer(t, config{})
+	seedTodosWithNotes(t, ts.store, 30, "match "+strings.Repeat("m", maxNotesLen-6)) // 300 KB that match: a batch, sent
+	seedTodosWithNotes(t, ts.store, 2000, strings.Repeat("n", maxNotesLen))          // then 20 MB to search in vain
+	ts.store.Timeout = 2 * time.Millisecond
+	req, err := http.NewRequestWithContext(t.Context(), "GET", ts.URL+"/v1/todos?q=match", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || err == nil {
+		t.Fatalf("status %d, %d bytes, read error %v: want 200 and a stream cut off", resp.StatusCode, len(body), err)
+	}
+	if lines := strings.Count(string(body), "\n"); lines < 20 {
+		t.Errorf("%d lines before the cut, want the first batch", lines)
+	}
+}
