@@ -176,24 +176,29 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 	if f.Limit == 0 {
 		f.Limit = defaultLimit
 	}
-	if err := s.memory.take(r.Context(), pageCost); err != nil {
+	held := int64(pageCost) // what a page may reach, while it is built
+	if err := s.memory.take(r.Context(), held); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	defer s.memory.give(pageCost)
+	defer func() { s.memory.give(held) }()
 	page := newTodoPage(s.collectionURL(r), f.Limit)
 	f.Limit++ // one more row tells whether a next page exists
 	if err := s.store.ListTodos(r.Context(), f, page.add); err != nil && err != errPageFull {
 		writeError(w, r, err)
 		return
 	}
+	body := page.finish()
+	// While it is written, at the client's pace, it holds only its own size.
+	s.memory.give(held - int64(cap(body)))
+	held = int64(cap(body))
 	next := ""
 	if page.more {
 		query := r.URL.Query() // already checked by parseFilter
 		query.Set("cursor", encodeCursor(f, page.last))
 		next = s.baseURL(r) + "/v1/todos?" + query.Encode()
 	}
-	page.write(w, next)
+	writePage(w, body, next)
 }
 
 // exportTodos streams every todo that f selects as NDJSON.

@@ -25,7 +25,7 @@ import (
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 30 * time.Second // enough for a 1 MiB body on a slow link
-	writeTimeout      = 30 * time.Second // an export extends its own, as it goes
+	writeTimeout      = 30 * time.Second // a page or an export extends its own, piece by piece
 	idleTimeout       = 30 * time.Second // a kept-alive connection with nothing to do gives its place up
 	maxHeaderBytes    = 64 << 10
 	shutdownTimeout   = 10 * time.Second

@@ -89,7 +89,7 @@ func (s *server) budgetBodies(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		n := int64(maxBodyBytes + bodyReadSlack)
+		n := int64(2 * maxBodyBytes) // of unknown length: its buffer grows, by doubling
 		if r.ContentLength > 0 && r.ContentLength <= maxBodyBytes {
 			n = r.ContentLength + bodyReadSlack
 		}

@@ -1,7 +1,8 @@
 package main
 
 // The middleware that every request passes, in this order: observe,
-// checkHost, cors, requireToken. Each is a plain func(http.Handler) http.Handler.
+// checkHost, cors, requireToken, then budgetBodies (memory.go). Each is a
+// plain func(http.Handler) http.Handler.
 
 import (
 	"context"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"slices"
@@ -221,12 +223,17 @@ func (s *server) checkHost(next http.Handler) http.Handler {
 			host = h
 		}
 		host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-		ip := net.ParseIP(host)
-		if r.Host != "" && !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) &&
+		if r.Host != "" && !strings.EqualFold(host, "localhost") && !isLoopbackIP(host) &&
 			(public == "" || !strings.EqualFold(host, public)) {
 			writeError(w, r, Errorf(EMISDIRECTED, "this service answers only on localhost: with no token it is open to anyone who reaches it"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isLoopbackIP reports whether host is a loopback address (127.0.0.0/8, ::1).
+func isLoopbackIP(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

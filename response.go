@@ -47,12 +47,18 @@ func encode(w http.ResponseWriter, r *http.Request, status int, v any) {
 	writeJSON(w, status, append(body, '\n'))
 }
 
-// writeJSON answers with body, a JSON text.
+// writeJSON answers with body, a JSON text; one larger than a piece (a
+// page) goes out in pieces, each under its own write deadline.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	w.Write(body) // an error here means the client is gone; nothing to do
+	// An error here means the client is gone, or stopped reading: nothing to do.
+	if len(body) <= writePiece {
+		w.Write(body)
+	} else {
+		writePieces(w, http.NewResponseController(w), body)
+	}
 }
 
 // pageCost is what a page may hold, taken from the memory budget: its bytes,
@@ -93,17 +99,19 @@ func (p *todoPage) add(t RenderedTodo, at Position) error {
 	return nil
 }
 
-// write answers with the page; next, when not empty, is the URL of the next
-// page, for the Link header (RFC 8288).
-func (p *todoPage) write(w http.ResponseWriter, next string) {
+// finish closes the page's array and returns its body.
+func (p *todoPage) finish() []byte {
+	p.body = append(p.body, "]\n"...)
+	return p.body
+}
+
+// writePage answers with a page's body; next, when not empty, is the URL of
+// the next page, for the Link header (RFC 8288).
+func writePage(w http.ResponseWriter, body []byte, next string) {
 	if next != "" {
 		w.Header().Set("Link", "<"+next+`>; rel="next"`)
 	}
-	body := append(p.body, "]\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	writePieces(w, http.NewResponseController(w), body) // an error means the client is gone or stopped reading
+	writeJSON(w, http.StatusOK, body)
 }
 
 // writePieces writes data in pieces of writePiece bytes, each under a fresh

@@ -35,11 +35,11 @@ type Store struct {
 	// readDB is a pool of read-only connections. In WAL mode readers see the
 	// last commit and never wait for the writer.
 	readDB *sql.DB
-	lock   *os.File          // held while the store is open: see lockDatabase
-	path   string            // of the database file
-	files  map[string]fileID // the files it holds open, by path: see checkFiles
-	// Timeout bounds every query but an export; a query that runs out of it
-	// fails as EUNAVAILABLE (503).
+	lock   *os.File   // held while the store is open: see lockDatabase
+	path   string     // of the database file
+	files  []openFile // the files it holds open: see checkFiles
+	// Timeout bounds a query (an export's, between two rows); a query that
+	// runs out of it fails as EUNAVAILABLE (503).
 	Timeout time.Duration
 	now     func() time.Time
 
@@ -194,6 +194,12 @@ func (s *Store) reader(ctx context.Context) (*sql.Conn, error) {
 // removed: its device and inode.
 type fileID struct{ dev, ino uint64 }
 
+// openFile is a file the store holds open, and its name.
+type openFile struct {
+	path string
+	id   fileID
+}
+
 func statID(path string) (fileID, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
@@ -202,20 +208,19 @@ func statID(path string) (fileID, error) {
 	return fileID{uint64(st.Dev), st.Ino}, nil
 }
 
-var errFilesGone = &Error{Code: EUNAVAILABLE,
-	Message: "the database's files are gone or were replaced: nothing can be written until the service restarts"}
-
 // checkFiles reports whether the database's path and its WAL's still name
 // the files the store opened. SQLite keeps writing to a file removed under it
 // (or replaced), and a commit there succeeds, but the file on disk will not
 // hold it: such a write must not be acknowledged.
 func (s *Store) checkFiles() error {
-	if s.files == nil {
-		return nil
-	}
-	for path, opened := range s.files {
-		if now, err := statID(path); err != nil || now != opened {
-			return &Error{Code: errFilesGone.Code, Message: errFilesGone.Message, Err: fmt.Errorf("%s: %v", path, err)}
+	for _, f := range s.files {
+		id, err := statID(f.path)
+		if err == nil && id != f.id {
+			err = errors.New("replaced by another file")
+		}
+		if err != nil {
+			return &Error{Code: EUNAVAILABLE, Err: fmt.Errorf("%s: %w", f.path, err),
+				Message: "the database's files are gone or were replaced: nothing can be written until the service restarts"}
 		}
 	}
 	return nil
@@ -224,13 +229,12 @@ func (s *Store) checkFiles() error {
 // noteFiles records the files the store holds open, for checkFiles: the
 // database and its WAL, which WAL mode keeps while a connection is open.
 func (s *Store) noteFiles() error {
-	s.files = map[string]fileID{}
 	for _, path := range []string{s.path, s.path + "-wal"} {
 		id, err := statID(path)
 		if err != nil {
 			return err
 		}
-		s.files[path] = id
+		s.files = append(s.files, openFile{path, id})
 	}
 	return nil
 }
