@@ -136,6 +136,13 @@ func (s *Store) FindTodo(ctx context.Context, id int64) (RenderedTodo, error) {
 // keyset position, in one query bounded by s.Timeout: a page. t.Members is
 // only valid during the call.
 func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t RenderedTodo, at Position) error) error {
+	return s.scanTodos(ctx, f, "list todos", false, each)
+}
+
+// scanTodos runs the list query of f on a connection of the read pool and
+// calls each for every row, until each returns an error. The query gives up
+// after s.Timeout: in all, or with perRow, without producing a row.
+func (s *Store) scanTodos(ctx context.Context, f Filter, op string, perRow bool, each func(t RenderedTodo, at Position) error) error {
 	if err := s.enter(ctx); err != nil {
 		return err
 	}
@@ -145,20 +152,31 @@ func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t RenderedTod
 		return err
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	var cancel context.CancelFunc
+	var idle *time.Timer
+	if perRow {
+		ctx, cancel = context.WithCancel(ctx)
+		idle = time.AfterFunc(s.Timeout, cancel)
+		defer idle.Stop()
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+	}
 	defer cancel()
 	query, args := listQuery(f)
 	rows, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
-		return s.dbError(ctx, "list todos", err)
+		return s.dbError(ctx, op, err)
 	}
 	defer rows.Close()
 	var t RenderedTodo
 	var at Position
 	var fields sql.RawBytes // not copied: each appends it where it goes
 	for rows.Next() {
+		if idle != nil {
+			idle.Reset(s.Timeout)
+		}
 		if err := rows.Scan(&t.ID, &t.Version, &at.Value, &fields); err != nil {
-			return s.dbError(ctx, "list todos", err)
+			return s.dbError(ctx, op, err)
 		}
 		t.Members, at.ID = fields, t.ID
 		if err := each(t, at); err != nil {
@@ -166,7 +184,7 @@ func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t RenderedTod
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return s.dbError(ctx, "list todos", err)
+		return s.dbError(ctx, op, err)
 	}
 	return nil
 }
@@ -201,43 +219,23 @@ func (s *Store) ExportTodos(ctx context.Context, f Filter, each func(t RenderedT
 	}
 }
 
+// errChunkFull ends the query of an export's chunk whose bytes are gathered.
+var errChunkFull = errors.New("the chunk is full")
+
 // exportChunk reads one chunk of an export. Its query gives up after
 // s.Timeout without producing a row, however long the chunk takes in all.
 func (s *Store) exportChunk(ctx context.Context, f Filter, each func(RenderedTodo) bool) (last Position, n int, enough bool, err error) {
-	if err := s.enter(ctx); err != nil {
-		return last, 0, false, err
-	}
-	defer s.leave()
-	conn, err := s.reader(ctx)
-	if err != nil {
-		return last, 0, false, err
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	idle := time.AfterFunc(s.Timeout, cancel)
-	defer idle.Stop()
-	query, args := listQuery(f)
-	rows, err := conn.QueryContext(ctx, query, args...)
-	if err != nil {
-		return last, 0, false, s.dbError(ctx, "export todos", err)
-	}
-	defer rows.Close()
-	var t RenderedTodo
-	var fields sql.RawBytes // not copied: each appends it where it goes
-	for !enough && rows.Next() {
-		idle.Reset(s.Timeout)
-		if err := rows.Scan(&t.ID, &t.Version, &last.Value, &fields); err != nil {
-			return last, n, false, s.dbError(ctx, "export todos", err)
+	err = s.scanTodos(ctx, f, "export todos", true, func(t RenderedTodo, at Position) error {
+		last, n = at, n+1
+		if enough = each(t); enough {
+			return errChunkFull
 		}
-		t.Members, last.ID = fields, t.ID
-		n++
-		enough = each(t)
+		return nil
+	})
+	if err == errChunkFull {
+		err = nil
 	}
-	if err := rows.Err(); err != nil {
-		return last, n, false, s.dbError(ctx, "export todos", err)
-	}
-	return last, n, enough, nil
+	return last, n, enough, err
 }
 
 // sortExpr is the SQL for each sort key; each has an index ending in id.
