@@ -31,7 +31,7 @@ func BenchmarkStoreCreate(b *testing.B) {
 	s := seededStore(b, 0)
 	t := Todo{Title: "benchmark todo"}
 	for b.Loop() {
-		if _, _, err := s.CreateTodo(b.Context(), t, nil); err != nil {
+		if _, _, err := s.CreateTodo(b.Context(), BuiltinUser, t, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -43,7 +43,7 @@ func BenchmarkStoreCreateParallel(b *testing.B) {
 	b.SetParallelism(32) // many requests at once, as under load
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, _, err := s.CreateTodo(b.Context(), t, nil); err != nil {
+			if _, _, err := s.CreateTodo(b.Context(), BuiltinUser, t, nil); err != nil {
 				b.Error(err)
 				return
 			}
@@ -55,7 +55,7 @@ func BenchmarkStoreCreateParallel(b *testing.B) {
 func BenchmarkStoreFind(b *testing.B) {
 	s := seededStore(b, 10_000)
 	for b.Loop() {
-		if _, err := s.FindTodo(b.Context(), 5); err != nil {
+		if _, err := s.FindTodo(b.Context(), BuiltinUser, 5); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -66,7 +66,7 @@ func BenchmarkStoreFindUncached(b *testing.B) {
 	s := seededStore(b, 10_000)
 	for b.Loop() {
 		s.cache.forgetAll()
-		if _, err := s.FindTodo(b.Context(), 5); err != nil {
+		if _, err := s.FindTodo(b.Context(), BuiltinUser, 5); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -77,7 +77,7 @@ func BenchmarkStorePage(b *testing.B) {
 	f := Filter{Sort: SortByDue, Limit: 100, After: &Position{Value: 0, ID: 5}}
 	for b.Loop() {
 		n := 0
-		if err := s.ListTodos(b.Context(), f, func(RenderedTodo, Position) error { n++; return nil }); err != nil || n != 100 {
+		if err := s.ListTodos(b.Context(), BuiltinUser, f, func(RenderedTodo, Position) error { n++; return nil }); err != nil || n != 100 {
 			b.Fatal(n, err)
 		}
 	}
@@ -88,7 +88,7 @@ func BenchmarkStoreExport(b *testing.B) {
 	s := seededStore(b, rows)
 	for b.Loop() {
 		n := 0
-		if err := s.ListTodos(b.Context(), Filter{Sort: SortByID}, func(RenderedTodo, Position) error { n++; return nil }); err != nil || n != rows {
+		if err := s.ListTodos(b.Context(), BuiltinUser, Filter{Sort: SortByID}, func(RenderedTodo, Position) error { n++; return nil }); err != nil || n != rows {
 			b.Fatal(n, err)
 		}
 	}

@@ -248,7 +248,7 @@ func TestStopUnderLoad(t *testing.T) {
 
 	s := mustOpenStore(t, db)
 	stored := map[string]bool{}
-	err = s.ListTodos(t.Context(), Filter{Sort: SortByID}, func(todo RenderedTodo, _ Position) error {
+	err = s.ListTodos(t.Context(), BuiltinUser, Filter{Sort: SortByID}, func(todo RenderedTodo, _ Position) error {
 		var v struct{ Title string }
 		if err := json.Unmarshal([]byte("{"+string(todo.Members)+"}"), &v); err != nil {
 			return err

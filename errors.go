@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes say what went wrong.
@@ -14,12 +15,14 @@ const (
 	EMALFORMED    = "malformed"    // input that cannot be read at all
 	EINVALID      = "invalid"      // well-formed input that breaks a rule
 	EUNAUTHORIZED = "unauthorized" // no token, or a wrong one
+	EFORBIDDEN    = "forbidden"    // the caller may not do this
 	ENOTFOUND     = "not_found"
 	ENOTALLOWED   = "not_allowed" // a method the path does not serve
 	EMISDIRECTED  = "misdirected" // a Host that the service does not answer for
 	ECONFLICT     = "conflict"
 	EPRECONDITION = "precondition_failed" // If-Match does not match
 	ETOOLARGE     = "too_large"
+	ETOOMANY      = "too_many_requests" // too many failed sign-ins, or streams: see Error.RetryAfter
 	EUNSUPPORTED  = "unsupported_media_type"
 	EUNAVAILABLE  = "unavailable" // the database did not answer in time, or failed to
 	EFULL         = "full"        // the database has no room for a write
@@ -33,6 +36,8 @@ type Error struct {
 	Message string
 	Fields  []FieldError
 	Err     error
+	// RetryAfter is when the client may try again, for ETOOMANY.
+	RetryAfter time.Duration
 }
 
 // Errorf returns an *Error with code and a message for the client.

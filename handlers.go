@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -29,17 +30,20 @@ type server struct {
 	memory   *byteBudget   // what bodies and pages may hold at once
 	idPrefix string        // of the request ids it makes
 	requests atomic.Uint64 // counts the request ids it made
+	guesses  guessLimiter  // failed sign-ins
+	hashing  chan struct{} // a turn to check a password: see takeTurn
 }
 
 // newServer returns the service's whole HTTP handler: the routes behind the
 // middleware chain.
 func newServer(logger *slog.Logger, store *Store, cfg config) http.Handler {
-	s := &server{logger: logger, store: store, cfg: cfg, idPrefix: rand.Text()[:10] + "-", memory: newByteBudget(memoryBudget)}
+	s := &server{logger: logger, store: store, cfg: cfg, idPrefix: rand.Text()[:10] + "-", memory: newByteBudget(memoryBudget),
+		hashing: make(chan struct{}, max(1, runtime.NumCPU()/2))}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	// A request passes these in order: observe (request id, recovery, the log
-	// line), checkHost, cors, requireToken, budgetBodies, then the route.
-	return s.observe(s.checkHost(s.cors(s.requireToken(s.budgetBodies(mux)))))
+	// line), checkHost, cors, authenticate, budgetBodies, then the route.
+	return s.observe(s.checkHost(s.cors(s.authenticate(s.budgetBodies(mux)))))
 }
 
 // routes is the API's table of contents. ServeMux answers HEAD for every GET,
@@ -52,6 +56,25 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /v1/todos/{id}", s.patchTodo)
 	mux.HandleFunc("PUT /v1/todos/{id}", s.replaceTodo)
 	mux.HandleFunc("DELETE /v1/todos/{id}", s.deleteTodo)
+	mux.HandleFunc("GET /v1/lists", s.listLists)
+	mux.HandleFunc("POST /v1/lists", s.createList)
+	mux.HandleFunc("GET /v1/lists/{id}", s.getList)
+	mux.HandleFunc("PATCH /v1/lists/{id}", s.renameList)
+	mux.HandleFunc("DELETE /v1/lists/{id}", s.deleteList)
+	mux.HandleFunc("GET /v1/lists/{id}/members", s.listMembers)
+	mux.HandleFunc("PUT /v1/lists/{id}/members/{name}", s.share)
+	mux.HandleFunc("DELETE /v1/lists/{id}/members/{name}", s.unshare)
+	mux.HandleFunc("GET /v1/me", s.getMe)
+	mux.HandleFunc("PATCH /v1/me", s.changeMe)
+	mux.HandleFunc("GET /v1/users", s.listUsers)
+	mux.HandleFunc("POST /v1/users", s.createUser)
+	mux.HandleFunc("PATCH /v1/users/{name}", s.changeUser)
+	mux.HandleFunc("DELETE /v1/users/{name}", s.deleteUser)
+	mux.HandleFunc("GET /v1/tokens", s.listTokens)
+	mux.HandleFunc("POST /v1/tokens", s.createToken)
+	mux.HandleFunc("DELETE /v1/tokens/{id}", s.deleteToken)
+	mux.HandleFunc("POST /v1/session", s.createSession)
+	mux.HandleFunc("DELETE /v1/session", s.deleteSession)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 }
@@ -77,7 +100,7 @@ func (s *server) createTodo(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(body)
 		key.Fingerprint = sum[:]
 	}
-	t, replayed, err := s.store.CreateTodo(r.Context(), todo, key)
+	t, replayed, err := s.store.CreateTodo(r.Context(), callerFrom(r.Context()).User, todo, key)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -95,7 +118,7 @@ func (s *server) getTodo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	t, err := s.store.FindTodo(r.Context(), id)
+	t, err := s.store.FindTodo(r.Context(), callerFrom(r.Context()).User, id)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -129,7 +152,7 @@ func (s *server) changeTodo(w http.ResponseWriter, r *http.Request, replace bool
 		writeError(w, r, err)
 		return
 	}
-	t, err := s.store.UpdateTodo(r.Context(), id, TodoUpdate{Input: in, Replace: replace, IfMatch: ifMatch(r.Header)})
+	t, err := s.store.UpdateTodo(r.Context(), callerFrom(r.Context()).User, id, TodoUpdate{Input: in, Replace: replace, IfMatch: ifMatch(r.Header)})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -143,7 +166,7 @@ func (s *server) deleteTodo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.store.DeleteTodo(r.Context(), id, ifMatch(r.Header)); err != nil {
+	if err := s.store.DeleteTodo(r.Context(), callerFrom(r.Context()).User, id, ifMatch(r.Header)); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -151,12 +174,12 @@ func (s *server) deleteTodo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) deleteTodos(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilter(r.URL.RawQuery, "completed")
+	f, err := parseFilter(r.URL.RawQuery, "completed", "list_id")
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.store.DeleteTodos(r.Context(), f.Completed); err != nil {
+	if err := s.store.DeleteTodos(r.Context(), callerFrom(r.Context()).User, f.ListID, f.Completed); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -184,7 +207,7 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 	defer func() { s.memory.give(held) }()
 	page := newTodoPage(s.collectionURL(r), f.Limit)
 	f.Limit++ // one more row tells whether a next page exists
-	if err := s.store.ListTodos(r.Context(), f, page.add); err != nil && err != errPageFull {
+	if err := s.store.ListTodos(r.Context(), callerFrom(r.Context()).User, f, page.add); err != nil && err != errPageFull {
 		writeError(w, r, err)
 		return
 	}
@@ -208,7 +231,7 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 		return
 	}
 	stream := newNDJSONStream(w, s.collectionURL(r))
-	stream.end(r, s.store.ExportTodos(r.Context(), f, stream.add, stream.flush))
+	stream.end(r, s.store.ExportTodos(r.Context(), callerFrom(r.Context()).User, f, stream.add, stream.flush))
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {

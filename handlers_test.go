@@ -47,7 +47,7 @@ func TestCreate(t *testing.T) {
 	if err := json.Unmarshal(r.body, &raw); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"title": "x", "notes": "", "completed": false, "order": float64(0), "due": nil, "completed_at": nil}
+	want := map[string]any{"title": "x", "notes": "", "completed": false, "order": float64(0), "due": nil, "completed_at": nil, "list_id": float64(1)}
 	for k, v := range want {
 		if raw[k] != v {
 			t.Errorf("%s = %#v, want %#v", k, raw[k], v)
@@ -60,7 +60,7 @@ func TestCreate(t *testing.T) {
 			}
 		}
 	})
-	if !slices.Equal(keys, []string{"completed", "completed_at", "created_at", "due", "id", "notes", "order", "title", "updated_at", "url"}) {
+	if !slices.Equal(keys, []string{"completed", "completed_at", "created_at", "due", "id", "list_id", "notes", "order", "title", "updated_at", "url"}) {
 		t.Errorf("keys %v", keys)
 	}
 }

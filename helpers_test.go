@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,6 +33,10 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// The tests hash many passwords: at the service's 600,000 iterations
+	// each would take a good part of a second. TestPasswordHash and
+	// TestSignInTakesAsLongForAnyName use the service's own cost.
+	passwordIterations = 1_000
 	os.Exit(m.Run())
 }
 
@@ -49,7 +54,7 @@ func mustOpenStore(tb testing.TB, path string) *Store {
 // mustOpenStoreWith is mustOpenStore with the migrations to apply.
 func mustOpenStoreWith(tb testing.TB, path string, migrations []migration) *Store {
 	tb.Helper()
-	s, err := openStore(path, migrations)
+	s, err := openStore(path, migrations, true)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -111,6 +116,7 @@ type todoJSON struct {
 	CreatedAt   string  `json:"created_at"`
 	UpdatedAt   string  `json:"updated_at"`
 	CompletedAt *string `json:"completed_at"`
+	ListID      int64   `json:"list_id"`
 	URL         string  `json:"url"`
 }
 
@@ -301,7 +307,7 @@ func seedTodosWithNotes(tb testing.TB, s *Store, rows int, notes string) {
 	err := s.writeTx(tb.Context(), func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		for i := range rows {
 			t := Todo{Title: fmt.Sprintf("todo number %d, with a title about as long as a real one tends to be", i),
-				Notes: notes, Completed: i%2 == 0, Order: int64(i % 10)}
+				Notes: notes, Completed: i%2 == 0, Order: int64(i % 10), ListID: 1}
 			if i%3 != 0 {
 				due := now.Add(time.Duration(i) * time.Second)
 				t.Due = &Timestamp{due}
@@ -315,5 +321,62 @@ func seedTodosWithNotes(tb testing.TB, s *Store, rows int, notes string) {
 	})
 	if err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// passwordOf is the password the tests give the account name.
+func passwordOf(name string) string { return "password of " + name }
+
+// newAccountsServer starts a test server whose database has an account for
+// each of names (the first is the built-in user, and an admin), and returns
+// it with a token of each account, taken through POST /v1/tokens.
+func newAccountsServer(t *testing.T, cfg config, names ...string) (*testServer, map[string]string) {
+	t.Helper()
+	ts := newTestServer(t, cfg)
+	tokens := map[string]string{}
+	for _, name := range names {
+		if _, err := ts.store.CreateUser(t.Context(), name, hashPassword(passwordOf(name)), false); err != nil {
+			t.Fatal(err)
+		}
+		tokens[name] = ts.signIn(t, name)
+	}
+	return ts, tokens
+}
+
+// signIn takes a token of the account name, with its password.
+func (ts *testServer) signIn(t *testing.T, name string) string {
+	t.Helper()
+	r := ts.do(t, "POST", "/v1/tokens", "", "Authorization", basic(name, passwordOf(name))).want(t, http.StatusCreated)
+	var tok struct{ Token string }
+	if err := json.Unmarshal(r.body, &tok); err != nil || tok.Token == "" {
+		t.Fatalf("no token in %s (%v)", r.body, err)
+	}
+	return tok.Token
+}
+
+func basic(name, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(name+":"+password))
+}
+
+func bearer(token string) string { return "Bearer " + token }
+
+// listJSON is a list as the API shows it.
+type listJSON struct {
+	ID        int64   `json:"id"`
+	Title     string  `json:"title"`
+	Default   bool    `json:"default"`
+	Owner     *string `json:"owner"`
+	Role      string  `json:"role"`
+	CreatedAt string  `json:"created_at"`
+	UpdatedAt string  `json:"updated_at"`
+	URL       string  `json:"url"`
+	TodosURL  string  `json:"todos_url"`
+}
+
+// decodeJSON reads the body of r into v.
+func (r result) decodeJSON(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("%s: %v", r.body, err)
 	}
 }

@@ -34,7 +34,13 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	var err error
+	if isCommand(os.Args[1:]) {
+		err = runCommand(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "todo:", err)
 		os.Exit(1)
 	}
@@ -46,6 +52,7 @@ type config struct {
 	db          string
 	token       string
 	open        bool     // the open mode may serve beyond loopback, for any Host
+	signup      bool     // anyone may make an account
 	corsOrigins []string // "*" for any
 	baseURL     string   // without a trailing slash
 	logFormat   string
@@ -79,9 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return errors.Join(err, store.Close())
 	}
 	ln := newLimitListener(tcp, connLimit())
-	if cfg.token == "" && !cfg.open && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
-		return errors.Join(fmt.Errorf("with no -token, the service is open to anyone who reaches it, so it serves only loopback, "+
-			"and %s is not: give -token, or -open to expose it anyway", ln.Addr()), ln.Close(), store.Close())
+	if err := checkMode(cfg, store.HasAccounts(), ln.Addr().(*net.TCPAddr).IP.IsLoopback()); err != nil {
+		return errors.Join(err, ln.Close(), store.Close())
 	}
 	srv := newHTTPServer(newServer(logger, store, cfg), logger)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
@@ -109,6 +115,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// checkMode refuses to start in a mode that the configuration contradicts
+// (API.md, "Who is calling"): -token with accounts, or the open mode beyond
+// loopback without -open.
+func checkMode(cfg config, accounts, loopback bool) error {
+	switch {
+	case cfg.token != "" && accounts:
+		return errors.New("the database has accounts, so -token (TODO_TOKEN) has no place: sign in with an account's token instead")
+	case cfg.token == "" && !accounts && !cfg.open && !loopback:
+		return errors.New("with no accounts and no -token, the service is open to anyone who reaches it, so it serves only loopback: " +
+			"make an account (todo user add), give -token, or -open to expose it anyway")
+	}
+	return nil
+}
+
 // newHTTPServer returns the HTTP server for h, with its bounds.
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
@@ -124,6 +144,7 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var cfg config
+	var err error
 	var origins, baseURL, level string
 	env := func(name, fallback string) string {
 		if v := getenv(name); v != "" {
@@ -136,11 +157,20 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.addr, "addr", env("TODO_ADDR", "localhost:8080"), "listen address; port 0 picks a free one (TODO_ADDR)")
 	fs.StringVar(&cfg.db, "db", env("TODO_DB", "todo.db"), "SQLite file, or :memory: (TODO_DB)")
 	fs.StringVar(&cfg.token, "token", env("TODO_TOKEN", ""), "bearer token that every /v1 route requires (TODO_TOKEN)")
-	openDefault, err := strconv.ParseBool(env("TODO_OPEN", "false"))
-	if err != nil {
-		return cfg, fmt.Errorf("TODO_OPEN=%q is not true or false", getenv("TODO_OPEN"))
+	for _, b := range []struct {
+		v          *bool
+		name, help string
+	}{
+		{&cfg.open, "open", "without accounts or a token, serve beyond loopback and for any Host (TODO_OPEN)"},
+		{&cfg.signup, "signup", "anyone may make an account with POST /v1/users (TODO_SIGNUP)"},
+	} {
+		variable := "TODO_" + strings.ToUpper(b.name)
+		on, perr := strconv.ParseBool(env(variable, "false"))
+		if perr != nil {
+			return cfg, fmt.Errorf("%s=%q is not true or false", variable, getenv(variable))
+		}
+		fs.BoolVar(b.v, b.name, on, b.help)
 	}
-	fs.BoolVar(&cfg.open, "open", openDefault, "without a token, serve beyond loopback and for any Host (TODO_OPEN)")
 	fs.StringVar(&origins, "cors-origins", env("TODO_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS, or * (TODO_CORS_ORIGINS)")
 	fs.StringVar(&baseURL, "base-url", env("TODO_BASE_URL", ""), "public base URL for url, Location and Link (TODO_BASE_URL)")
 	fs.StringVar(&cfg.logFormat, "log-format", env("TODO_LOG_FORMAT", "text"), "text or json (TODO_LOG_FORMAT)")
@@ -157,14 +187,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return cfg, fmt.Errorf("-log-level must be debug, info, warn or error, not %q", level)
 	}
-	for o := range strings.SplitSeq(origins, ",") {
-		if o = strings.TrimSpace(o); o == "" {
-			continue
-		}
-		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "") {
-			return cfg, fmt.Errorf("-cors-origins: %q is not an origin like https://example.com, nor *", o)
-		}
-		cfg.corsOrigins = append(cfg.corsOrigins, o)
+	if cfg.corsOrigins, err = parseOrigins(origins); err != nil {
+		return cfg, err
 	}
 	if baseURL != "" {
 		u, err := url.Parse(baseURL)
@@ -174,4 +198,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		cfg.baseURL = strings.TrimRight(baseURL, "/")
 	}
 	return cfg, nil
+}
+
+// parseOrigins reads the comma-separated origins of -cors-origins.
+func parseOrigins(origins string) ([]string, error) {
+	var list []string
+	for o := range strings.SplitSeq(origins, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "") {
+			return nil, fmt.Errorf("-cors-origins: %q is not an origin like https://example.com, nor *", o)
+		}
+		list = append(list, o)
+	}
+	return list, nil
 }

@@ -77,7 +77,7 @@ func TestSignalStopsCleanly(t *testing.T) {
 		t.Fatalf("exit: %v", err)
 	}
 	s := mustOpenStore(t, db)
-	if todo, err := s.FindTodo(t.Context(), 1); err != nil || !strings.Contains(string(todo.Members), `"title":"kept"`) {
+	if todo, err := s.FindTodo(t.Context(), BuiltinUser, 1); err != nil || !strings.Contains(string(todo.Members), `"title":"kept"`) {
 		t.Errorf("after the stop: %s, %v", todo.Members, err)
 	}
 }

@@ -1,13 +1,11 @@
 package main
 
 // The middleware that every request passes, in this order: observe,
-// checkHost, cors, requireToken, then budgetBodies (memory.go). Each is a
+// checkHost, cors, authenticate (auth.go), then budgetBodies (memory.go). Each is a
 // plain func(http.Handler) http.Handler.
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net"
@@ -32,8 +30,9 @@ const (
 
 // requestInfo is what every handler may need to know of its request.
 type requestInfo struct {
-	id  string
-	log *slog.Logger // the service's; logger adds request_id
+	id     string
+	log    *slog.Logger // the service's; logger adds request_id
+	caller *Caller      // set by authenticate, in place: a copy of the request would hide its Pattern from observe
 }
 
 // logger returns a logger for the request's own lines. It is made only when
@@ -66,7 +65,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 		if !printableASCII(id, maxRequestIDLen) {
 			id = s.newRequestID()
 		}
-		info := requestInfo{id: id, log: s.logger}
+		info := requestInfo{id: id, log: s.logger, caller: new(Caller)}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		h := w.Header()
 		h.Set("X-Request-ID", id)
@@ -151,26 +150,6 @@ func (w *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// requireToken asks every route but the health checks for the bearer token,
-// when one is configured. The compare takes the same time for any token.
-func (s *server) requireToken(next http.Handler) http.Handler {
-	if s.cfg.token == "" {
-		return next
-	}
-	want := sha256.Sum256([]byte(s.cfg.token))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
-			scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-			got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-				writeError(w, r, Errorf(EUNAUTHORIZED, "a valid bearer token is required"))
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // cors lets the configured origins' browsers call the API, and answers their
 // preflight requests.
 func (s *server) cors(next http.Handler) http.Handler {
@@ -213,6 +192,8 @@ func (s *server) checkHost(next http.Handler) http.Handler {
 	if s.cfg.token != "" || s.cfg.open {
 		return next
 	}
+	// In the accounts mode every route needs credentials that such a page
+	// does not have: the rule is the open mode's.
 	var public string
 	if u, err := url.Parse(s.cfg.baseURL); err == nil && s.cfg.baseURL != "" {
 		public = u.Hostname()
@@ -223,7 +204,7 @@ func (s *server) checkHost(next http.Handler) http.Handler {
 			host = h
 		}
 		host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-		if r.Host != "" && !strings.EqualFold(host, "localhost") && !isLoopbackIP(host) &&
+		if r.Host != "" && !s.store.HasAccounts() && !strings.EqualFold(host, "localhost") && !isLoopbackIP(host) &&
 			(public == "" || !strings.EqualFold(host, public)) {
 			writeError(w, r, Errorf(EMISDIRECTED, "this service answers only on localhost: with no token it is open to anyone who reaches it"))
 			return

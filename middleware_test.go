@@ -14,7 +14,7 @@ func TestToken(t *testing.T) {
 	for _, auth := range []string{"", "Bearer wrong", "Bearer s3cret2", "Basic czNjcmV0", "s3cret", "Bearer "} {
 		r := ts.do(t, "GET", "/v1/todos", "", "Authorization", auth)
 		r.problem(t, http.StatusUnauthorized)
-		if r.header.Get("WWW-Authenticate") != "Bearer" {
+		if r.header.Get("WWW-Authenticate") != `Bearer realm="todo"` {
 			t.Errorf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
 		}
 	}

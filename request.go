@@ -251,7 +251,7 @@ func versionOf(tag string) (int64, bool) {
 }
 
 // listParameters are the query parameters of GET /v1/todos.
-var listParameters = []string{"completed", "q", "due_before", "due_after", "updated_since", "sort", "limit", "cursor"}
+var listParameters = []string{"completed", "list_id", "q", "due_before", "due_after", "updated_since", "sort", "limit", "cursor"}
 
 // parseFilter reads a query string into a Filter. Only the parameters named
 // in allowed may appear; every bad or unknown one is named in the error.
@@ -329,6 +329,12 @@ func setListParameter(f *Filter, name, v string) (problem string) {
 		f.Sort, f.Descending = SortKey(key), desc
 		if !slices.Contains(sortKeys, f.Sort) {
 			return "must be id, due, order or updated_at, with a - before it to reverse"
+		}
+	case "list_id":
+		id, err := strconv.ParseInt(v, 10, 64)
+		f.ListID = id
+		if err != nil || id < 1 {
+			return "must be the id of a list"
 		}
 	case "limit":
 		n, err := strconv.Atoi(v)

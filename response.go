@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -193,6 +194,8 @@ func statusOf(code string) int {
 		return http.StatusUnprocessableEntity
 	case EUNAUTHORIZED:
 		return http.StatusUnauthorized
+	case EFORBIDDEN:
+		return http.StatusForbidden
 	case ENOTFOUND:
 		return http.StatusNotFound
 	case ENOTALLOWED:
@@ -205,6 +208,8 @@ func statusOf(code string) int {
 		return http.StatusPreconditionFailed
 	case ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case ETOOMANY:
+		return http.StatusTooManyRequests
 	case EUNSUPPORTED:
 		return http.StatusUnsupportedMediaType
 	case EUNAVAILABLE:
@@ -257,9 +262,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	switch status {
 	case http.StatusUnauthorized:
-		h.Set("WWW-Authenticate", "Bearer")
+		h.Set("WWW-Authenticate", `Bearer realm="todo"`)
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", retryAfter)
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	body, merr := json.Marshal(p)
 	if merr != nil { // cannot happen: every field is a string, an int or a FieldError

@@ -40,3 +40,93 @@ CREATE TABLE idempotency_keys (
 ) WITHOUT ROWID;
 
 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+
+-- version 2
+-- Accounts, lists and sharing (API.md 1.1). User 1 is the built-in user: with
+-- no accounts it is everyone, with no name and no password; the first account
+-- made is it, given both, and so owns what was made before.
+CREATE TABLE users (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT    UNIQUE, -- NULL only for the built-in user before accounts
+    -- The PBKDF2 hash with its parameters (account.go); NULL: not an account.
+    password   TEXT,
+    admin      INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),
+    created_at INTEGER NOT NULL
+);
+INSERT INTO users (id, admin, created_at)
+    VALUES (1, 1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+
+CREATE TABLE lists (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    title      TEXT    NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version    INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX lists_by_owner ON lists (owner_id, id);
+CREATE UNIQUE INDEX lists_default ON lists (owner_id) WHERE is_default;
+INSERT INTO lists (id, owner_id, title, is_default, created_at, updated_at)
+    SELECT 1, 1, 'Inbox', 1, created_at, created_at FROM users WHERE id = 1;
+
+-- The accounts a list is shared with. Its owner is never one of them.
+CREATE TABLE members (
+    list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role    TEXT    NOT NULL CHECK (role IN ('editor', 'viewer')),
+    PRIMARY KEY (list_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX members_by_user ON members (user_id, list_id);
+
+-- Who may do what with which list: every query of a list or a todo goes
+-- through it.
+CREATE VIEW roles (user_id, list_id, role) AS
+    SELECT owner_id, id, 'owner' FROM lists
+    UNION ALL
+    SELECT user_id, list_id, role FROM members;
+
+-- The tokens of programs and the sessions of browsers: only a SHA-256 of
+-- each secret is kept.
+CREATE TABLE tokens (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    session      INTEGER NOT NULL CHECK (session IN (0, 1)),
+    name         TEXT    NOT NULL,
+    hash         BLOB    NOT NULL UNIQUE,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER, -- NULL: never; a session's moves with its use
+    last_used_at INTEGER
+);
+CREATE INDEX tokens_by_user ON tokens (user_id, id);
+
+-- Every todo of a first-release database lands in the built-in user's Inbox.
+-- (SQLite cannot add a column with REFERENCES and a default: the trigger
+-- does the cascade.)
+ALTER TABLE todos ADD COLUMN list_id INTEGER NOT NULL DEFAULT 1;
+-- A list's todos in each sort order, as for all todos in version 1. (A list
+-- of all the lists a user can read goes by the indexes of version 1, and
+-- checks each todo's list as it goes.)
+CREATE INDEX todos_by_list ON todos (list_id, id);
+CREATE INDEX todos_by_list_due ON todos (list_id, ifnull(due, 9223372036854775807), id);
+CREATE INDEX todos_by_list_order ON todos (list_id, "order", id);
+CREATE INDEX todos_by_list_updated_at ON todos (list_id, updated_at, id);
+CREATE TRIGGER todos_go_with_their_list AFTER DELETE ON lists
+BEGIN
+    DELETE FROM todos WHERE list_id = OLD.id;
+END;
+
+-- Idempotency keys belong to a user; the earlier ones, to the built-in user.
+CREATE TABLE idempotency_keys_2 (
+    user_id     INTEGER NOT NULL,
+    key         TEXT    NOT NULL,
+    fingerprint BLOB    NOT NULL,
+    todo_id     INTEGER NOT NULL,
+    todo_json   TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+INSERT INTO idempotency_keys_2 SELECT 1, key, fingerprint, todo_id, todo_json, created_at FROM idempotency_keys;
+DROP TABLE idempotency_keys;
+ALTER TABLE idempotency_keys_2 RENAME TO idempotency_keys;
+CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);

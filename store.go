@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,9 +44,12 @@ type Store struct {
 	Timeout time.Duration
 	now     func() time.Time
 
-	cache   todoCache
-	slots   chan struct{} // one per request working on the database: see maxInFlight
-	exports chan struct{} // one per export running: see maxExports
+	cache       todoCache
+	access      roleCache
+	credentials credentialCache
+	accounts    atomic.Bool   // see HasAccounts
+	slots       chan struct{} // one per request working on the database: see maxInFlight
+	exports     chan struct{} // one per export running: see maxExports
 
 	queue      chan writeJob // to runWriter, the one goroutine that writes
 	closing    chan struct{} // closed by Close: the writer stops
@@ -60,11 +64,23 @@ func OpenStore(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openStore(path, migrations)
+	return openStore(path, migrations, true)
 }
 
-// openStore is OpenStore with the migrations to apply.
-func openStore(path string, migrations []migration) (*Store, error) {
+// openSharedStore opens the database at path, as OpenStore does, for a
+// command that may run beside a service: without the lock that makes a
+// service the only one on its database.
+func openSharedStore(path string) (*Store, error) {
+	migrations, err := parseMigrations(schemaSQL, goSteps)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(path, migrations, false)
+}
+
+// openStore is OpenStore with the migrations to apply, and whether to take
+// the database's lock.
+func openStore(path string, migrations []migration, lock bool) (*Store, error) {
 	s := &Store{path: path, Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]RenderedTodo{}}, slots: make(chan struct{}, maxInFlight), exports: make(chan struct{}, maxExports),
 		queue: make(chan writeJob, maxBatch), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	// synchronous=FULL: in WAL mode a commit returns only after the WAL is
@@ -80,19 +96,21 @@ func openStore(path string, migrations []migration) (*Store, error) {
 		s.writeDB, s.readDB = db, db
 	} else {
 		var err error
-		if s.lock, err = lockDatabase(path); err != nil {
-			return nil, err
+		if lock {
+			if s.lock, err = lockDatabase(path); err != nil {
+				return nil, err
+			}
 		}
 		// _txlock=immediate: a write transaction takes the write lock at BEGIN,
 		// so it never fails half-way on a lock it could not upgrade.
 		if s.writeDB, err = sql.Open("sqlite3", path+"?"+params+"&_txlock=immediate"); err != nil {
-			s.lock.Close()
+			s.unlock()
 			return nil, err
 		}
 		s.writeDB.SetMaxOpenConns(1)
 		if s.readDB, err = sql.Open("sqlite3", path+"?"+params+"&_query_only=1"); err != nil {
 			s.writeDB.Close()
-			s.lock.Close()
+			s.unlock()
 			return nil, err
 		}
 		readers := max(4, runtime.NumCPU())
@@ -101,26 +119,33 @@ func openStore(path string, migrations []migration) (*Store, error) {
 	}
 
 	go s.runWriter()
+	if err := s.prepare(migrations); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return s, nil
+}
 
+// prepare makes a database just opened ready to serve: its schema up to
+// date, the WAL's bound, the mode it is in, the files it holds.
+func (s *Store) prepare(migrations []migration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.migrate(ctx, migrations); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return err
 	}
 	// After a checkpoint, SQLite truncates a WAL that a long reader made grow
 	// back to this size (the writer is the one connection that checkpoints).
 	if _, err := s.writeDB.ExecContext(ctx, fmt.Sprintf("PRAGMA journal_size_limit = %d", maxWALBytes)); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return err
 	}
-	if path != ":memory:" {
-		if err := s.noteFiles(); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("open database %s: %w", path, err)
-		}
+	if err := s.loadAccounts(ctx, s.writeDB); err != nil {
+		return err
 	}
-	return s, nil
+	if s.path == ":memory:" {
+		return nil
+	}
+	return s.noteFiles()
 }
 
 // Close stops the writer and closes the database; the last connection to
@@ -133,10 +158,15 @@ func (s *Store) Close() error {
 		err = s.readDB.Close()
 	}
 	err = errors.Join(err, s.writeDB.Close())
-	if s.lock != nil { // last: the database is closed before another process may open it
-		err = errors.Join(err, s.lock.Close())
+	// last: the database is closed before another process may open it
+	return errors.Join(err, s.unlock())
+}
+
+func (s *Store) unlock() error {
+	if s.lock == nil {
+		return nil
 	}
-	return err
+	return s.lock.Close()
 }
 
 // lockDatabase takes the lock that makes a process the only one serving the
@@ -188,6 +218,23 @@ func (s *Store) reader(ctx context.Context) (*sql.Conn, error) {
 		return nil, s.dbError(ctx, "wait for a connection", err)
 	}
 	return conn, nil
+}
+
+// read runs fn on a connection of the read pool, bounded by s.Timeout, and
+// maps its error; op names it in the log.
+func (s *Store) read(ctx context.Context, op string, fn func(ctx context.Context, conn *sql.Conn) error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
+	conn, err := s.reader(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	return s.dbError(ctx, op, fn(ctx, conn))
 }
 
 // fileID names a file by what stays when it is renamed and goes when it is

@@ -1,6 +1,7 @@
 package main
 
 // Idempotency keys: a create with a key is answered the same on a retry.
+// Keys belong to the user that sent them.
 
 import (
 	"bytes"
@@ -19,12 +20,12 @@ type IdempotencyKey struct {
 }
 
 // findIdempotent looks up a key younger than a day, and the todo it created.
-func findIdempotent(ctx context.Context, tx *sql.Tx, key IdempotencyKey, now time.Time) (RenderedTodo, bool, error) {
+func findIdempotent(ctx context.Context, tx *sql.Tx, user int64, key IdempotencyKey, now time.Time) (RenderedTodo, bool, error) {
 	var fingerprint []byte
 	t := RenderedTodo{Version: FirstVersion}
 	err := tx.QueryRowContext(ctx,
-		"SELECT fingerprint, todo_id, todo_json FROM idempotency_keys WHERE key = ? AND created_at >= ?",
-		key.Key, now.Add(-idempotencyTTL).UnixMilli()).Scan(&fingerprint, &t.ID, &t.Members)
+		"SELECT fingerprint, todo_id, todo_json FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at >= ?",
+		user, key.Key, now.Add(-idempotencyTTL).UnixMilli()).Scan(&fingerprint, &t.ID, &t.Members)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, false, nil
 	}
@@ -39,13 +40,13 @@ func findIdempotent(ctx context.Context, tx *sql.Tx, key IdempotencyKey, now tim
 
 // saveIdempotent records key for the todo t just created, and forgets the
 // keys that have expired.
-func saveIdempotent(ctx context.Context, tx *sql.Tx, key IdempotencyKey, t RenderedTodo, now time.Time) error {
+func saveIdempotent(ctx context.Context, tx *sql.Tx, user int64, key IdempotencyKey, t RenderedTodo, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE created_at < ?",
 		now.Add(-idempotencyTTL).UnixMilli()); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx,
-		"INSERT INTO idempotency_keys (key, fingerprint, todo_id, todo_json, created_at) VALUES (?, ?, ?, ?, ?)",
-		key.Key, key.Fingerprint, t.ID, t.Members, now.UnixMilli())
+		"INSERT INTO idempotency_keys (user_id, key, fingerprint, todo_id, todo_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+		user, key.Key, key.Fingerprint, t.ID, t.Members, now.UnixMilli())
 	return err
 }

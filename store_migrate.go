@@ -23,7 +23,9 @@ var schemaSQL string
 // and renders every stored todo again here, with renderTodos. Every version
 // has its section in schema.sql, if only a comment, so that the file lists
 // them all.
-var goSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{}
+var goSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	2: renderTodos, // a todo has a list_id
+}
 
 // A migration takes the schema from the version before it to its own.
 type migration struct {

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -91,22 +93,27 @@ func TestGoMigration(t *testing.T) {
 	}
 	db.Close()
 
-	v2 := schemaSQL + "\n-- version 2\n-- The stored JSON is rendered again (a Go step).\n"
-	migrations, err := parseMigrations(v2, map[int]func(context.Context, *sql.Tx) error{2: renderTodos})
+	shipped, err := parseMigrations(schemaSQL, goSteps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err = openStore(path, migrations)
+	next := len(shipped) + 1 // the version this test adds
+	v2 := schemaSQL + fmt.Sprintf("\n-- version %d\n-- The stored JSON is rendered again (a Go step).\n", next)
+	migrations, err := parseMigrations(v2, map[int]func(context.Context, *sql.Tx) error{next: renderTodos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = openStore(path, migrations, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	var version int
-	if err := s.readDB.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 2 {
-		t.Fatalf("user_version %d (%v), want 2", version, err)
+	if err := s.readDB.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != next {
+		t.Fatalf("user_version %d (%v), want %d", version, err, next)
 	}
 	n := 0
-	err = s.ListTodos(t.Context(), Filter{Sort: SortByID}, func(rt RenderedTodo, _ Position) error {
+	err = s.ListTodos(t.Context(), BuiltinUser, Filter{Sort: SortByID}, func(rt RenderedTodo, _ Position) error {
 		n++
 		var td todoJSON
 		if err := json.Unmarshal(rt.AppendJSON(nil, "http://x/"), &td); err != nil {
@@ -123,12 +130,12 @@ func TestGoMigration(t *testing.T) {
 	s.Close()
 
 	// A step that fails leaves the database as it was: its SQL is undone.
-	failing, err := parseMigrations(v2+"\n-- version 3\nCREATE TABLE half (x);\n", map[int]func(context.Context, *sql.Tx) error{
-		3: func(context.Context, *sql.Tx) error { return errors.New("the step failed") }})
+	failing, err := parseMigrations(v2+fmt.Sprintf("\n-- version %d\nCREATE TABLE half (x);\n", next+1), map[int]func(context.Context, *sql.Tx) error{
+		next + 1: func(context.Context, *sql.Tx) error { return errors.New("the step failed") }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openStore(path, failing); err == nil || !strings.Contains(err.Error(), "migrate to version 3") || !strings.Contains(err.Error(), "the step failed") {
+	if _, err := openStore(path, failing, true); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("migrate to version %d", next+1)) || !strings.Contains(err.Error(), "the step failed") {
 		t.Fatalf("a failing step: %v", err)
 	}
 	s = mustOpenStoreWith(t, path, migrations)
@@ -137,7 +144,87 @@ func TestGoMigration(t *testing.T) {
 		t.Errorf("the failed version left its table (%d, %v)", tables, err)
 	}
 
-	if _, err := parseMigrations(schemaSQL, map[int]func(context.Context, *sql.Tx) error{2: renderTodos}); err == nil {
+	if _, err := parseMigrations(schemaSQL, map[int]func(context.Context, *sql.Tx) error{next: renderTodos}); err == nil {
 		t.Error("a Go step without its section in schema.sql was taken")
+	}
+}
+
+// TestUpgradeFromRelease1 opens a database that the first release's binary
+// made (testdata/release-1.db; see testdata/README.md): every todo lands in
+// the built-in user's Inbox with its id, times, version and ETag unchanged,
+// its JSON as before with list_id added; an idempotency key of then still
+// replays; and the first account made takes them all.
+func TestUpgradeFromRelease1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "todo.db")
+	data, err := os.ReadFile("testdata/release-1.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := openRaw(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		version int64
+		members string
+	}
+	before := map[int64]row{}
+	rows, err := raw.Query("SELECT id, version, json FROM todos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		var r row
+		if err := rows.Scan(&id, &r.version, &r.members); err != nil {
+			t.Fatal(err)
+		}
+		before[id] = r
+	}
+	rows.Close()
+	var version int
+	if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 1 || len(before) != 4 {
+		t.Fatalf("testdata/release-1.db: version %d (%v), %d todos", version, err, len(before))
+	}
+	raw.Close()
+
+	ts := serveStore(t, mustOpenStore(t, path), config{})
+	var lists []listJSON
+	ts.do(t, "GET", "/v1/lists", "").want(t, http.StatusOK).decodeJSON(t, &lists)
+	if len(lists) != 1 || lists[0].Title != "Inbox" || !lists[0].Default {
+		t.Fatalf("lists %+v", lists)
+	}
+	for id, old := range before {
+		r := ts.do(t, "GET", fmt.Sprintf("/v1/todos/%d", id), "").want(t, http.StatusOK)
+		if r.header.Get("ETag") != fmt.Sprintf(`"%d"`, old.version) {
+			t.Errorf("todo %d: ETag %s, was version %d", id, r.header.Get("ETag"), old.version)
+		}
+		var got, want map[string]any
+		if err := json.Unmarshal(r.body, &got); err != nil {
+			t.Fatal(err)
+		}
+		wantJSON := fmt.Sprintf(`{"id":%d,%s,"list_id":%d,"url":"%s/v1/todos/%d"}`, id, old.members, lists[0].ID, ts.URL, id)
+		if err := json.Unmarshal([]byte(wantJSON), &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("todo %d\n got %v\nwant %v", id, got, want)
+		}
+	}
+	r := ts.do(t, "POST", "/v1/todos", `{"title":"once, with a key ✓","completed":true}`, "Idempotency-Key", "k-1").want(t, http.StatusCreated)
+	if r.header.Get("Idempotent-Replayed") != "true" || r.todo(t).ID != 4 {
+		t.Errorf("the key of release 1 did not replay: %s", r.body)
+	}
+	if next := ts.create(t, `{"title":"after the upgrade"}`); next.ID != 6 {
+		t.Errorf("the next id is %d, want 6: ids are never reused", next.ID)
+	}
+	if _, err := ts.store.CreateUser(t.Context(), "ada", hashPassword(passwordOf("ada")), false); err != nil {
+		t.Fatal(err)
+	}
+	if todos := ts.do(t, "GET", "/v1/todos", "", "Authorization", bearer(ts.signIn(t, "ada"))).want(t, http.StatusOK).todos(t); len(todos) != 5 {
+		t.Errorf("the first account has %d todos, want 5", len(todos))
 	}
 }

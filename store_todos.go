@@ -7,56 +7,64 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 )
 
-const maxExports = 4 // exports running at once; one more is a 503
-
-// exportRows bounds the rows of an export read in one query; most chunks end
-// sooner, when their bytes fill the stream's batch. A variable only so that a
-// test can make chunks end by rows.
-var exportRows = 5000
-
-// CreateTodo stores t as a new todo and returns it with its id and times.
-// With a key, a retry of the same request within a day returns the todo as it
-// was created and replayed true; the same key with another request is EINVALID.
-func (s *Store) CreateTodo(ctx context.Context, t Todo, key *IdempotencyKey) (created RenderedTodo, replayed bool, err error) {
+// CreateTodo stores t as user's new todo, in t.ListID or, when that is 0,
+// the user's default list, and returns it with its id and times. With a key,
+// a retry of the same request within a day returns the todo as it was
+// created and replayed true; the same key with another request is EINVALID.
+func (s *Store) CreateTodo(ctx context.Context, user int64, t Todo, key *IdempotencyKey) (created RenderedTodo, replayed bool, err error) {
 	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		if key != nil {
-			prior, found, err := findIdempotent(ctx, tx, *key, now)
+			prior, found, err := findIdempotent(ctx, tx, user, *key, now)
 			if err != nil || found {
 				created, replayed = prior, found
 				return err
 			}
 		}
-		t.stamp(nil, now)
 		var err error
+		if t.ListID == 0 {
+			err = tx.QueryRowContext(ctx, "SELECT id FROM lists WHERE owner_id = ? AND is_default", user).Scan(&t.ListID)
+		} else {
+			err = mayMoveInto(ctx, tx, user, t.ListID)
+		}
+		if err != nil {
+			return err
+		}
+		t.stamp(nil, now)
 		if created, err = insertTodo(ctx, tx, t); err != nil {
 			return err
 		}
 		if key != nil {
-			return saveIdempotent(ctx, tx, *key, created, now)
+			return saveIdempotent(ctx, tx, user, *key, created, now)
 		}
 		return nil
 	})
 	return created, replayed, err
 }
 
-// UpdateTodo applies u to the todo with id, in one transaction, so that its
-// precondition (If-Match) is checked atomically with the write. An update
-// that leaves the content as it was writes nothing.
-func (s *Store) UpdateTodo(ctx context.Context, id int64, u TodoUpdate) (RenderedTodo, error) {
+// UpdateTodo applies u, by user, to the todo with id, in one transaction, so
+// that its precondition (If-Match) is checked atomically with the write. An
+// update that leaves the content as it was writes nothing. A todo user cannot
+// read is ENOTFOUND, one it cannot write EFORBIDDEN; a move needs the right to
+// write both lists.
+func (s *Store) UpdateTodo(ctx context.Context, user, id int64, u TodoUpdate) (RenderedTodo, error) {
 	var updated RenderedTodo
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		old, err := findTodoForWrite(ctx, tx, id)
+		old, err := findTodoForWrite(ctx, tx, user, id)
 		if err != nil {
 			return err
 		}
 		t, err := u.Apply(old)
 		if err != nil {
 			return err
+		}
+		if t.ListID != old.ListID {
+			if err := mayMoveInto(ctx, tx, user, t.ListID); err != nil {
+				return err
+			}
 		}
 		if sameContent(old, t) {
 			updated = old.Render()
@@ -70,11 +78,11 @@ func (s *Store) UpdateTodo(ctx context.Context, id int64, u TodoUpdate) (Rendere
 	return updated, err
 }
 
-// DeleteTodo deletes the todo with id; with ifMatch, only if its version is
-// in it, checked in the same transaction.
-func (s *Store) DeleteTodo(ctx context.Context, id int64, ifMatch *Versions) error {
+// DeleteTodo deletes, by user, the todo with id; with ifMatch, only if its
+// version is in it, checked in the same transaction.
+func (s *Store) DeleteTodo(ctx context.Context, user, id int64, ifMatch *Versions) error {
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		t, err := findTodoForWrite(ctx, tx, id)
+		t, err := findTodoForWrite(ctx, tx, user, id)
 		if err != nil {
 			return err
 		}
@@ -88,61 +96,86 @@ func (s *Store) DeleteTodo(ctx context.Context, id int64, ifMatch *Versions) err
 	return err
 }
 
-// DeleteTodos deletes every todo, or only those whose completed is *completed.
-func (s *Store) DeleteTodos(ctx context.Context, completed *bool) error {
+// DeleteTodos deletes, by user, the todos of list (which user must be able
+// to write) or, when list is 0, of every list user owns; with completed, only
+// those whose completed is *completed.
+func (s *Store) DeleteTodos(ctx context.Context, user, list int64, completed *bool) error {
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		var err error
-		if completed == nil {
-			_, err = tx.ExecContext(ctx, "DELETE FROM todos")
-		} else {
-			_, err = tx.ExecContext(ctx, "DELETE FROM todos WHERE completed = ?", *completed)
+		query, args := "DELETE FROM todos WHERE list_id IN (SELECT id FROM lists WHERE owner_id = ?)", []any{user}
+		if list != 0 {
+			if err := mayWrite(ctx, tx, user, list); err != nil {
+				return err
+			}
+			query, args = "DELETE FROM todos WHERE list_id = ?", []any{list}
 		}
+		if completed != nil {
+			query, args = query+" AND completed = ?", append(args, *completed)
+		}
+		_, err := tx.ExecContext(ctx, query, args...)
 		return err
 	})
 	s.cache.forgetAll()
 	return err
 }
 
-// FindTodo returns the todo with id, or ENOTFOUND.
-func (s *Store) FindTodo(ctx context.Context, id int64) (RenderedTodo, error) {
+// FindTodo returns the todo with id, or ENOTFOUND when there is none or user
+// cannot read it.
+func (s *Store) FindTodo(ctx context.Context, user, id int64) (RenderedTodo, error) {
 	t, ok, gen := s.cache.get(id)
-	if ok {
-		return t, nil
+	if !ok {
+		err := s.read(ctx, "find todo", func(ctx context.Context, conn *sql.Conn) error {
+			err := conn.QueryRowContext(ctx, "SELECT id, version, list_id, json FROM todos WHERE id = ?", id).
+				Scan(&t.ID, &t.Version, &t.ListID, &t.Members)
+			if errors.Is(err, sql.ErrNoRows) {
+				return errNoTodo(id)
+			}
+			return err
+		})
+		if err != nil {
+			return t, err
+		}
+		s.cache.put(t, gen)
 	}
-	if err := s.enter(ctx); err != nil {
-		return t, err
-	}
-	defer s.leave()
-	conn, err := s.reader(ctx)
-	if err != nil {
-		return t, err
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
-	defer cancel()
-	err = conn.QueryRowContext(ctx, "SELECT id, version, json FROM todos WHERE id = ?", id).
-		Scan(&t.ID, &t.Version, &t.Members)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, Errorf(ENOTFOUND, "todo %d does not exist", id)
-	}
-	if err != nil {
-		return t, s.dbError(ctx, "find todo", err)
-	}
-	s.cache.put(t, gen)
-	return t, nil
+	return t, s.mayRead(ctx, user, t)
 }
 
-// ListTodos calls each for every todo that f selects, in f's order, with its
-// keyset position, in one query bounded by s.Timeout: a page. t.Members is
-// only valid during the call.
-func (s *Store) ListTodos(ctx context.Context, f Filter, each func(t RenderedTodo, at Position) error) error {
-	return s.scanTodos(ctx, f, "list todos", false, each)
+// mayRead is ENOTFOUND, as if t did not exist, when user cannot read it.
+func (s *Store) mayRead(ctx context.Context, user int64, t RenderedTodo) error {
+	role, err := s.roleOn(ctx, user, t.ListID)
+	if err == nil && role == RoleNone {
+		err = errNoTodo(t.ID)
+	}
+	return err
+}
+
+func errNoTodo(id int64) error { return Errorf(ENOTFOUND, "todo %d does not exist", id) }
+
+// ListTodos calls each for every todo that f selects among those user can
+// read, in f's order, with its keyset position, in one query bounded by
+// s.Timeout: a page. t.Members is only valid during the call.
+func (s *Store) ListTodos(ctx context.Context, user int64, f Filter, each func(t RenderedTodo, at Position) error) error {
+	if err := s.mayReadList(ctx, user, f.ListID); err != nil {
+		return err
+	}
+	return s.scanTodos(ctx, user, f, "list todos", false, each)
+}
+
+// mayReadList is ENOTFOUND when list is not 0 and user cannot read it.
+func (s *Store) mayReadList(ctx context.Context, user, list int64) error {
+	if list == 0 {
+		return nil
+	}
+	role, err := s.roleOn(ctx, user, list)
+	if err == nil && role == RoleNone {
+		err = errNoList(list)
+	}
+	return err
 }
 
 // scanTodos runs the list query of f on a connection of the read pool and
 // calls each for every row, until each returns an error. The query gives up
 // after s.Timeout: in all, or with perRow, without producing a row.
-func (s *Store) scanTodos(ctx context.Context, f Filter, op string, perRow bool, each func(t RenderedTodo, at Position) error) error {
+func (s *Store) scanTodos(ctx context.Context, user int64, f Filter, op string, perRow bool, each func(t RenderedTodo, at Position) error) error {
 	if err := s.enter(ctx); err != nil {
 		return err
 	}
@@ -162,7 +195,7 @@ func (s *Store) scanTodos(ctx context.Context, f Filter, op string, perRow bool,
 		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
 	}
 	defer cancel()
-	query, args := listQuery(f)
+	query, args := listQuery(user, f)
 	rows, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
 		return s.dbError(ctx, op, err)
@@ -175,7 +208,7 @@ func (s *Store) scanTodos(ctx context.Context, f Filter, op string, perRow bool,
 		if idle != nil {
 			idle.Reset(s.Timeout)
 		}
-		if err := rows.Scan(&t.ID, &t.Version, &at.Value, &fields); err != nil {
+		if err := rows.Scan(&t.ID, &t.Version, &t.ListID, &at.Value, &fields); err != nil {
 			return s.dbError(ctx, op, err)
 		}
 		t.Members, at.ID = fields, t.ID
@@ -189,55 +222,6 @@ func (s *Store) scanTodos(ctx context.Context, f Filter, op string, perRow bool,
 	return nil
 }
 
-var errTooManyExports = &Error{Code: EUNAVAILABLE,
-	Message: fmt.Sprintf("%d exports are running, as many as run at once; retry in a moment", maxExports)}
-
-// ExportTodos calls each for every todo that f selects, in f's order, however
-// many, and flush between the chunks it reads them in. A chunk is one short
-// query, which ends when each says it has enough (its buffer is full) or after
-// exportRows rows; flush then sends what each gathered, at the client's pace,
-// while no connection and no read transaction is held: a slow client cannot
-// take a connection that others need, nor keep the WAL from being
-// checkpointed. At most maxExports run at once.
-func (s *Store) ExportTodos(ctx context.Context, f Filter, each func(t RenderedTodo) (enough bool), flush func() error) error {
-	select {
-	case s.exports <- struct{}{}:
-		defer func() { <-s.exports }()
-	default:
-		return errTooManyExports
-	}
-	f.Limit = exportRows
-	for {
-		last, n, enough, err := s.exportChunk(ctx, f, each)
-		if err != nil || !enough && n < exportRows {
-			return err
-		}
-		if err := flush(); err != nil {
-			return err
-		}
-		f.After = &last
-	}
-}
-
-// errChunkFull ends the query of an export's chunk whose bytes are gathered.
-var errChunkFull = errors.New("the chunk is full")
-
-// exportChunk reads one chunk of an export. Its query gives up after
-// s.Timeout without producing a row, however long the chunk takes in all.
-func (s *Store) exportChunk(ctx context.Context, f Filter, each func(RenderedTodo) bool) (last Position, n int, enough bool, err error) {
-	err = s.scanTodos(ctx, f, "export todos", true, func(t RenderedTodo, at Position) error {
-		last, n = at, n+1
-		if enough = each(t); enough {
-			return errChunkFull
-		}
-		return nil
-	})
-	if err == errChunkFull {
-		err = nil
-	}
-	return last, n, enough, err
-}
-
 // sortExpr is the SQL for each sort key; each has an index ending in id.
 var sortExpr = map[SortKey]string{
 	SortByID:        "id",
@@ -246,12 +230,18 @@ var sortExpr = map[SortKey]string{
 	SortByUpdatedAt: "updated_at",
 }
 
-// listQuery builds the SELECT for f. Paging is by keyset (the last row's sort
-// value and id), so that a page costs the same deep in the list as at its
-// head, and a row inserted meanwhile is neither skipped nor repeated.
-func listQuery(f Filter) (string, []any) {
-	var where []string
-	var args []any
+// listQuery builds the SELECT for f among the todos user can read. Paging
+// is by keyset (the last row's sort value and id), so that a page costs the
+// same deep in the list as at its head, and a row inserted meanwhile is
+// neither skipped nor repeated.
+func listQuery(user int64, f Filter) (string, []any) {
+	// The unary + keeps SQLite from reading by the index of list_id, which
+	// would then sort the rows: the list goes by the sort's index.
+	where := []string{"+list_id IN (SELECT list_id FROM roles WHERE user_id = ?)"}
+	args := []any{user}
+	if f.ListID != 0 {
+		where, args = append(where, "list_id = ?"), append(args, f.ListID)
+	}
 	if f.Completed != nil {
 		where, args = append(where, "completed = ?"), append(args, *f.Completed)
 	}
@@ -284,10 +274,8 @@ func listQuery(f Filter) (string, []any) {
 	}
 
 	var q strings.Builder
-	q.WriteString("SELECT id, version, " + key + ", json FROM todos")
-	if len(where) > 0 {
-		q.WriteString(" WHERE " + strings.Join(where, " AND "))
-	}
+	q.WriteString("SELECT id, version, list_id, " + key + ", json FROM todos")
+	q.WriteString(" WHERE " + strings.Join(where, " AND "))
 	if f.Sort == SortByID {
 		q.WriteString(" ORDER BY id " + dir)
 	} else {
@@ -303,7 +291,7 @@ func listQuery(f Filter) (string, []any) {
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // todoColumns are the columns of a Todo, in the order scanTodo reads them.
-const todoColumns = `id, title, notes, completed, "order", due, created_at, updated_at, completed_at, version`
+const todoColumns = `id, title, notes, completed, "order", due, created_at, updated_at, completed_at, version, list_id`
 
 // scanTodo reads a Todo from a row of todoColumns.
 func scanTodo(row interface{ Scan(...any) error }) (Todo, error) {
@@ -311,20 +299,34 @@ func scanTodo(row interface{ Scan(...any) error }) (Todo, error) {
 	var due, completedAt sql.NullInt64
 	var createdAt, updatedAt int64
 	err := row.Scan(&t.ID, &t.Title, &t.Notes, &t.Completed, &t.Order, &due,
-		&createdAt, &updatedAt, &completedAt, &t.Version)
+		&createdAt, &updatedAt, &completedAt, &t.Version, &t.ListID)
 	t.Due, t.CompletedAt = timePtr(due), timePtr(completedAt)
 	t.CreatedAt, t.UpdatedAt = Timestamp{time.UnixMilli(createdAt).UTC()}, Timestamp{time.UnixMilli(updatedAt).UTC()}
 	return t, err
 }
 
 // findTodoForWrite reads the todo with id, whole, inside a write
-// transaction: the write path needs its fields, where reads need only its JSON.
-func findTodoForWrite(ctx context.Context, tx *sql.Tx, id int64) (Todo, error) {
+// transaction, for a write by user: ENOTFOUND when user cannot read it,
+// EFORBIDDEN when it cannot write it. The write path needs its fields, where
+// reads need only its JSON.
+func findTodoForWrite(ctx context.Context, tx *sql.Tx, user, id int64) (Todo, error) {
 	t, err := scanTodo(tx.QueryRowContext(ctx, "SELECT "+todoColumns+" FROM todos WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Todo{}, Errorf(ENOTFOUND, "todo %d does not exist", id)
+		return Todo{}, errNoTodo(id)
 	}
-	return t, err
+	if err != nil {
+		return t, err
+	}
+	role, err := roleIn(ctx, tx, user, t.ListID)
+	switch {
+	case err != nil:
+		return t, err
+	case role == RoleNone:
+		return t, errNoTodo(id)
+	case !role.CanWrite():
+		return t, errReadOnly
+	}
+	return t, nil
 }
 
 // renderTodos renders the stored JSON of every todo again, from its columns,
@@ -381,10 +383,10 @@ func insertTodo(ctx context.Context, tx *sql.Tx, t Todo) (RenderedTodo, error) {
 	// Exec and LastInsertId, not RETURNING: through mattn/go-sqlite3 an insert
 	// with RETURNING measured 18 µs against 5 µs without.
 	res, err := tx.ExecContext(ctx, `INSERT INTO todos
-		(title, notes, completed, "order", due, created_at, updated_at, completed_at, version, json)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(title, notes, completed, "order", due, created_at, updated_at, completed_at, version, list_id, json)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Title, t.Notes, t.Completed, t.Order, millis(t.Due),
-		t.CreatedAt.UnixMilli(), t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, j.Members)
+		t.CreatedAt.UnixMilli(), t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, t.ListID, j.Members)
 	if err != nil {
 		return j, err
 	}
@@ -396,8 +398,8 @@ func updateTodo(ctx context.Context, tx *sql.Tx, t Todo) (RenderedTodo, error) {
 	j := t.Render()
 	_, err := tx.ExecContext(ctx, `UPDATE todos SET
 		title = ?, notes = ?, completed = ?, "order" = ?, due = ?,
-		updated_at = ?, completed_at = ?, version = ?, json = ? WHERE id = ?`,
+		updated_at = ?, completed_at = ?, version = ?, list_id = ?, json = ? WHERE id = ?`,
 		t.Title, t.Notes, t.Completed, t.Order, millis(t.Due),
-		t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, j.Members, t.ID)
+		t.UpdatedAt.UnixMilli(), millis(t.CompletedAt), t.Version, t.ListID, j.Members, t.ID)
 	return j, err
 }

@@ -79,6 +79,32 @@ func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sq
 	}
 }
 
+// watchEvery is how often the writer looks for commits made by another
+// process: a command such as todo user add, run beside the service, takes
+// effect within a second.
+const watchEvery = 500 * time.Millisecond
+
+// watch forgets what the caches hold when another process has committed
+// since data_version was seen, and returns the version it sees now.
+// (SQLite's data_version changes only for the commits of other connections.)
+func (s *Store) watch(seen int64) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	defer cancel()
+	var version int64
+	if err := s.writeDB.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
+		return seen
+	}
+	if seen != 0 && version != seen { // 0: the first look
+		s.cache.forgetAll()
+		s.access.forgetAll()
+		s.credentials.forgetAll()
+		if err := s.loadAccounts(ctx, s.writeDB); err != nil {
+			return seen // try again at the next tick
+		}
+	}
+	return version
+}
+
 var errClosed = &Error{Code: EUNAVAILABLE, Message: "the service is stopping"}
 
 // writeJob is one request's part of a batch.
@@ -93,11 +119,17 @@ type writeJob struct {
 // the next one gathers, and one fsync serves them all (group commit).
 func (s *Store) runWriter() {
 	defer close(s.writerDone)
+	watch := time.NewTicker(watchEvery)
+	defer watch.Stop()
+	seen := s.watch(0) // the database's data_version
 	for {
 		var batch []writeJob
 		select {
 		case job := <-s.queue:
 			batch = append(batch, job)
+		case <-watch.C:
+			seen = s.watch(seen)
+			continue
 		case <-s.closing:
 			return
 		}

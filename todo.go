@@ -36,6 +36,7 @@ type Todo struct {
 	CreatedAt   Timestamp  `json:"created_at"`
 	UpdatedAt   Timestamp  `json:"updated_at"`
 	CompletedAt *Timestamp `json:"completed_at"` // nil while not completed
+	ListID      int64      `json:"list_id"`
 	// URL is the todo's address. It depends on the request (its host, or
 	// -base-url), so the store leaves it empty and AppendJSON writes it.
 	URL     string `json:"url"`
@@ -49,6 +50,7 @@ type Todo struct {
 type RenderedTodo struct {
 	ID      int64
 	Version int64 // the ETag is made of it
+	ListID  int64 // who may read it depends on it
 	Members []byte
 }
 
@@ -67,7 +69,7 @@ func (t RenderedTodo) AppendJSON(b []byte, collection string) []byte {
 // Render renders t as encoding/json would, but for id and url. By hand,
 // because encoding/json took several times as long.
 func (t Todo) Render() RenderedTodo {
-	return RenderedTodo{ID: t.ID, Version: t.Version, Members: t.appendMembers(make([]byte, 0, 256))}
+	return RenderedTodo{ID: t.ID, Version: t.Version, ListID: t.ListID, Members: t.appendMembers(make([]byte, 0, 256))}
 }
 
 func (t Todo) appendMembers(b []byte) []byte {
@@ -86,7 +88,9 @@ func (t Todo) appendMembers(b []byte) []byte {
 	b = append(b, `,"updated_at":`...)
 	b = appendJSONTime(b, &t.UpdatedAt)
 	b = append(b, `,"completed_at":`...)
-	return appendJSONTime(b, t.CompletedAt)
+	b = appendJSONTime(b, t.CompletedAt)
+	b = append(b, `,"list_id":`...)
+	return strconv.AppendInt(b, t.ListID, 10)
 }
 
 // appendJSONString appends s as a JSON string (RFC 8259): quotes, backslashes
@@ -154,7 +158,7 @@ func (t *Todo) stamp(old *Todo, now time.Time) {
 // to Todo and not here.
 func sameContent(a, b Todo) bool {
 	return a.Title == b.Title && a.Notes == b.Notes && a.Completed == b.Completed &&
-		a.Order == b.Order && equalTimePtr(a.Due, b.Due)
+		a.Order == b.Order && equalTimePtr(a.Due, b.Due) && a.ListID == b.ListID
 }
 
 func equalTimePtr(a, b *Timestamp) bool {
@@ -206,6 +210,9 @@ func (u TodoUpdate) Apply(old Todo) (Todo, error) {
 	var problems []FieldError
 	if u.Replace {
 		t, problems = NewTodo(u.Input)
+		if !u.Input.ListID.Present { // a replace keeps the todo in its list
+			t.ListID = old.ListID
+		}
 	} else {
 		problems = u.Input.ApplyTo(&t)
 	}
@@ -276,6 +283,7 @@ type TodoInput struct {
 	Completed Optional[bool]   `json:"completed"`
 	Order     Optional[int64]  `json:"order"`
 	Due       Optional[string] `json:"due"`
+	ListID    Optional[int64]  `json:"list_id"` // absent on a create: the caller's default list
 }
 
 // FieldError says what is wrong with one field of a request.
@@ -308,12 +316,8 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 			bad("title", "must not be null")
 		case f.unpaired:
 			bad("title", unpairedMessage)
-		case title == "":
-			bad("title", "must not be empty")
-		case utf8.RuneCountInString(title) > maxTitleLen:
-			bad("title", fmt.Sprintf("must be at most %d characters", maxTitleLen))
-		case strings.ContainsFunc(title, unicode.IsControl):
-			bad("title", "must not contain control characters")
+		case checkTitle(title, maxTitleLen) != "":
+			bad("title", checkTitle(title, maxTitleLen))
 		}
 		t.Title = title
 	}
@@ -353,7 +357,27 @@ func (in TodoInput) ApplyTo(t *Todo) []FieldError {
 			t.Due = &Timestamp{due}
 		}
 	}
+	if f := in.ListID; f.Present {
+		if f.Null || f.Value < 1 {
+			bad("list_id", "must be the id of a list")
+		}
+		t.ListID = f.Value
+	}
 	return problems
+}
+
+// checkTitle returns what is wrong with a trimmed title, a todo's or a
+// list's, or "".
+func checkTitle(title string, maxLen int) string {
+	switch {
+	case title == "":
+		return "must not be empty"
+	case utf8.RuneCountInString(title) > maxLen:
+		return fmt.Sprintf("must be at most %d characters", maxLen)
+	case strings.ContainsFunc(title, unicode.IsControl):
+		return "must not contain control characters"
+	}
+	return ""
 }
 
 func isForbiddenInNotes(r rune) bool {
@@ -381,6 +405,7 @@ type Filter struct {
 	DueBefore    *time.Time
 	DueAfter     *time.Time
 	UpdatedSince *time.Time
+	ListID       int64 // 0: every list the caller can read
 	Sort         SortKey
 	Descending   bool
 	After        *Position // keyset: only todos after this one in sort order
