@@ -160,8 +160,10 @@ func decoyHash() string {
 // sign-ins are counted by name and by client address: past the bound, the
 // answer is 429 until the window has passed, right password or not.
 func (s *server) signIn(r *http.Request, name, password string) (User, error) {
-	addr := clientAddr(r)
-	if wait := s.guesses.wait(time.Now(), "name "+name, "addr "+addr); wait > 0 {
+	// A name longer than any account's is counted as its first bytes: the
+	// limiter's keys stay small, whatever a client sends.
+	keys := []string{"name " + name[:min(len(name), maxNameLen+1)], "addr " + clientAddr(r)}
+	if wait := s.guesses.wait(time.Now(), keys...); wait > 0 {
 		return User{}, &Error{Code: ETOOMANY, RetryAfter: wait,
 			Message: "too many failed sign-ins for this name or from this address; wait and retry"}
 	}
@@ -177,7 +179,7 @@ func (s *server) signIn(r *http.Request, name, password string) (User, error) {
 		return User{}, err
 	}
 	if !passwordMatches(hash, password) || !found {
-		s.guesses.fail(time.Now(), "name "+name, "addr "+addr)
+		s.guesses.fail(time.Now(), keys...)
 		return User{}, Errorf(EUNAUTHORIZED, "the name or the password is wrong")
 	}
 	return u, nil

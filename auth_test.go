@@ -36,6 +36,20 @@ func TestSignInGuessing(t *testing.T) {
 	}
 }
 
+// TestSignUpsBounded: with -signup, an address makes at most 10 accounts
+// in the window; an admin is not bounded.
+func TestSignUpsBounded(t *testing.T) {
+	ts, tokens := newAccountsServer(t, config{signup: true}, "ada")
+	for i := range maxGuesses {
+		ts.do(t, "POST", "/v1/users", `{"name":"user`+strconv.Itoa(i)+`","password":"long enough"}`).want(t, http.StatusCreated)
+	}
+	r := ts.do(t, "POST", "/v1/users", `{"name":"one.more","password":"long enough"}`)
+	if r.problem(t, http.StatusTooManyRequests); r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	ts.do(t, "POST", "/v1/users", `{"name":"one.more","password":"long enough"}`, "Authorization", bearer(tokens["ada"])).want(t, http.StatusCreated)
+}
+
 // TestGuessLimiter: by name and by address, each on its own, and the window
 // slides.
 func TestGuessLimiter(t *testing.T) {

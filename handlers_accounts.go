@@ -5,6 +5,7 @@ package main
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,9 +29,13 @@ type AccountInput struct {
 	Admin           Optional[bool]   `json:"admin"`
 }
 
-// check returns the field errors of in, for the fields of required and for
-// the others present.
-func (in AccountInput) check(required ...string) error {
+// check refuses a member of in that is not among allowed (400), and
+// returns the field errors of in, for the fields of required and for the
+// others present (422).
+func (in AccountInput) check(allowed string, required ...string) error {
+	if err := in.only(allowed); err != nil {
+		return err
+	}
 	var problems []FieldError
 	for _, f := range []struct {
 		name  string
@@ -38,10 +43,12 @@ func (in AccountInput) check(required ...string) error {
 		rule  func(string) string
 	}{{"name", in.Name, checkName}, {"password", in.Password, checkPassword}} {
 		switch {
-		case !f.field.Present && strings.Contains(strings.Join(required, " "), f.name):
+		case !f.field.Present && slices.Contains(required, f.name):
 			problems = append(problems, FieldError{f.name, "is required"})
 		case f.field.Null:
 			problems = append(problems, FieldError{f.name, "must not be null"})
+		case f.field.unpaired:
+			problems = append(problems, FieldError{f.name, unpairedMessage})
 		case f.field.Present && f.rule(f.field.Value) != "":
 			problems = append(problems, FieldError{f.name, f.rule(f.field.Value)})
 		}
@@ -51,6 +58,21 @@ func (in AccountInput) check(required ...string) error {
 	}
 	if problems != nil {
 		return &Error{Code: EINVALID, Message: "the account is not valid", Fields: problems}
+	}
+	return nil
+}
+
+// only refuses, as an unknown field (400), a member of in that the route
+// does not take: allowed names those it takes.
+func (in AccountInput) only(allowed string) error {
+	for _, f := range []struct {
+		name    string
+		present bool
+	}{{"name", in.Name.Present}, {"password", in.Password.Present}, {"current_password", in.CurrentPassword.Present}, {"admin", in.Admin.Present}} {
+		if f.present && !slices.Contains(strings.Fields(allowed), f.name) {
+			return &Error{Code: EMALFORMED, Message: "the body has an unknown field",
+				Fields: []FieldError{{f.name, "is not a field of this request"}}}
+		}
 	}
 	return nil
 }
@@ -75,7 +97,7 @@ func (s *server) changeMe(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := in.check("password"); err != nil {
+	if err := in.check("password current_password", "password"); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -129,7 +151,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := in.check("name", "password"); err != nil {
+	if err := in.check("name password admin", "name", "password"); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -165,7 +187,7 @@ func (s *server) changeUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := in.check(); err != nil {
+	if err := in.check("password admin"); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -293,6 +315,10 @@ func (s *server) deleteToken(w http.ResponseWriter, r *http.Request) {
 func (s *server) createSession(w http.ResponseWriter, r *http.Request) {
 	var in AccountInput
 	if _, err := decode(w, r, &in, "application/json"); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := in.only("name password"); err != nil { // no rules: a wrong one is a 401
 		writeError(w, r, err)
 		return
 	}

@@ -91,6 +91,19 @@ func TestUsers(t *testing.T) {
 			t.Errorf("%s: fields %v, want %s", tt.body, f, tt.field)
 		}
 	}
+	p := ts.do(t, "POST", "/v1/users", `{"name":"carl","password":"long enough \ud800"}`, "Authorization", admin).problem(t, http.StatusUnprocessableEntity)
+	if f := fields(p); len(f) != 1 || f[0] != "password" {
+		t.Errorf("an unpaired surrogate: fields %v", f)
+	}
+	for _, tt := range []struct{ method, path, body string }{
+		{"POST", "/v1/users", `{"name":"carl","password":"long enough","current_password":"x"}`},
+		{"PATCH", "/v1/users/bob", `{"name":"robert"}`},
+		{"PATCH", "/v1/me", `{"admin":true,"password":"long enough","current_password":"x"}`},
+		{"POST", "/v1/session", `{"name":"ada","password":"x","admin":true}`},
+		{"POST", "/v1/users", `{"name":"carl","password":"long enough","role":"x"}`},
+	} {
+		ts.do(t, tt.method, tt.path, tt.body, "Authorization", admin).problem(t, http.StatusBadRequest)
+	}
 	ts.do(t, "POST", "/v1/users", `{"name":"bob","password":"long enough"}`, "Authorization", admin).problem(t, http.StatusConflict)
 	r := ts.do(t, "POST", "/v1/users", `{"name":"carl.d-2_x","password":"`+passwordOf("carl.d-2_x")+`"}`, "Authorization", admin).want(t, http.StatusCreated)
 	if loc := r.header.Get("Location"); !strings.HasSuffix(loc, "/v1/users/carl.d-2_x") {

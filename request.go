@@ -96,7 +96,7 @@ func checkMembers(body []byte, v any) error {
 		switch {
 		case !slices.Contains(names, name):
 			return &Error{Code: EMALFORMED, Message: "the body has an unknown field",
-				Fields: []FieldError{{name, "is not a field of a todo"}}}
+				Fields: []FieldError{{name, "is not a field of this request"}}}
 		case seen[name]:
 			return &Error{Code: EMALFORMED, Message: "the body has a field twice",
 				Fields: []FieldError{{name, "is given more than once"}}}

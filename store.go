@@ -46,6 +46,7 @@ type Store struct {
 
 	cache       todoCache
 	access      roleCache
+	defaults    sync.Map // user → its default list: see defaultList
 	credentials credentialCache
 	accounts    atomic.Bool   // see HasAccounts
 	slots       chan struct{} // one per request working on the database: see maxInFlight

@@ -2,7 +2,8 @@ package main
 
 // The role cache: each user's roles on lists, read lately, so that a read
 // checks access without a query. Writes inside a transaction ask the roles
-// view instead (roleIn): they must see the state they commit on.
+// view instead (roleIn): they must see the state they commit on. And each
+// user's default list, which never changes.
 
 import (
 	"context"
@@ -55,9 +56,16 @@ func (c *roleCache) forgetAll() {
 
 // roleOn returns user's role on list, RoleNone when it cannot read it.
 func (s *Store) roleOn(ctx context.Context, user, list int64) (Role, error) {
+	roles, err := s.roles(ctx, user)
+	return roles[list], err
+}
+
+// roles returns user's role on each list it can read. The map is shared:
+// read-only.
+func (s *Store) roles(ctx context.Context, user int64) (map[int64]Role, error) {
 	roles, ok, gen := s.access.get(user)
 	if ok {
-		return roles[list], nil
+		return roles, nil
 	}
 	roles = map[int64]Role{}
 	err := s.read(ctx, "roles", func(ctx context.Context, conn *sql.Conn) error {
@@ -77,8 +85,23 @@ func (s *Store) roleOn(ctx context.Context, user, list int64) (Role, error) {
 		return rows.Err()
 	})
 	if err != nil {
-		return RoleNone, err
+		return nil, err
 	}
 	s.access.put(user, roles, gen)
-	return roles[list], nil
+	return roles, nil
+}
+
+// defaultList returns user's default list, inside a write. A user's default
+// list is made with it and never changes, so it is asked of the database
+// once; s.defaults forgets it only with the user.
+func (s *Store) defaultList(ctx context.Context, tx *sql.Tx, user int64) (int64, error) {
+	if id, ok := s.defaults.Load(user); ok {
+		return id.(int64), nil
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM lists WHERE owner_id = ? AND is_default", user).Scan(&id)
+	if err == nil {
+		s.defaults.Store(user, id)
+	}
+	return id, err
 }

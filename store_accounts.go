@@ -45,9 +45,9 @@ func (s *Store) HasAccounts() bool { return s.accounts.Load() }
 func (s *Store) loadAccounts(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }) error {
-	var any bool
-	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users WHERE password IS NOT NULL)").Scan(&any)
-	s.accounts.Store(any)
+	var exists bool
+	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users WHERE password IS NOT NULL)").Scan(&exists)
+	s.accounts.Store(exists)
 	return err
 }
 
@@ -193,8 +193,10 @@ func (s *Store) ChangeAccount(ctx context.Context, name, hash string, admin *boo
 			}
 		}
 		if admin != nil && *admin != old.Admin {
-			if err := keepAnAdmin(ctx, tx, old); err != nil && !*admin {
-				return err
+			if !*admin {
+				if err := keepAnAdmin(ctx, tx, old); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.ExecContext(ctx, "UPDATE users SET admin = ? WHERE id = ?", *admin, old.ID); err != nil {
 				return err
@@ -228,6 +230,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	s.credentials.forgetAll()
 	s.access.forgetAll()
 	s.cache.forgetAll()
+	s.defaults.Clear()
 	return err
 }
 

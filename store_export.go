@@ -28,7 +28,8 @@ var errTooManyExports = &Error{Code: EUNAVAILABLE,
 // take a connection that others need, nor keep the WAL from being
 // checkpointed. At most maxExports run at once.
 func (s *Store) ExportTodos(ctx context.Context, user int64, f Filter, each func(t RenderedTodo) (enough bool), flush func() error) error {
-	if err := s.mayReadList(ctx, user, f.ListID); err != nil {
+	f, err := s.narrow(ctx, user, f)
+	if err != nil {
 		return err
 	}
 	select {

@@ -26,7 +26,7 @@ func (s *Store) CreateTodo(ctx context.Context, user int64, t Todo, key *Idempot
 		}
 		var err error
 		if t.ListID == 0 {
-			err = tx.QueryRowContext(ctx, "SELECT id FROM lists WHERE owner_id = ? AND is_default", user).Scan(&t.ListID)
+			t.ListID, err = s.defaultList(ctx, tx, user)
 		} else {
 			err = mayMoveInto(ctx, tx, user, t.ListID)
 		}
@@ -154,22 +154,30 @@ func errNoTodo(id int64) error { return Errorf(ENOTFOUND, "todo %d does not exis
 // read, in f's order, with its keyset position, in one query bounded by
 // s.Timeout: a page. t.Members is only valid during the call.
 func (s *Store) ListTodos(ctx context.Context, user int64, f Filter, each func(t RenderedTodo, at Position) error) error {
-	if err := s.mayReadList(ctx, user, f.ListID); err != nil {
+	f, err := s.narrow(ctx, user, f)
+	if err != nil {
 		return err
 	}
 	return s.scanTodos(ctx, user, f, "list todos", false, each)
 }
 
-// mayReadList is ENOTFOUND when list is not 0 and user cannot read it.
-func (s *Store) mayReadList(ctx context.Context, user, list int64) error {
-	if list == 0 {
-		return nil
+// narrow returns f for the lists user can read: ENOTFOUND when f names one
+// it cannot read; when it can read only one list (the open mode's, or an
+// account's that shares none), f names that one, and the query need not ask
+// the roles of every row (listQuery).
+func (s *Store) narrow(ctx context.Context, user int64, f Filter) (Filter, error) {
+	roles, err := s.roles(ctx, user)
+	switch {
+	case err != nil:
+		return f, err
+	case f.ListID != 0 && roles[f.ListID] == RoleNone:
+		return f, errNoList(f.ListID)
+	case f.ListID == 0 && len(roles) == 1:
+		for id := range roles {
+			f.ListID = id
+		}
 	}
-	role, err := s.roleOn(ctx, user, list)
-	if err == nil && role == RoleNone {
-		err = errNoList(list)
-	}
-	return err
+	return f, nil
 }
 
 // scanTodos runs the list query of f on a connection of the read pool and
@@ -230,17 +238,18 @@ var sortExpr = map[SortKey]string{
 	SortByUpdatedAt: "updated_at",
 }
 
-// listQuery builds the SELECT for f among the todos user can read. Paging
-// is by keyset (the last row's sort value and id), so that a page costs the
-// same deep in the list as at its head, and a row inserted meanwhile is
-// neither skipped nor repeated.
+// listQuery builds the SELECT for f among the todos user can read: those of
+// f.ListID, which the store has checked user can read (narrow), or else of
+// every list the roles view gives user. Paging is by keyset (the last row's
+// sort value and id), so that a page costs the same deep in the list as at
+// its head, and a row inserted meanwhile is neither skipped nor repeated.
 func listQuery(user int64, f Filter) (string, []any) {
 	// The unary + keeps SQLite from reading by the index of list_id, which
-	// would then sort the rows: the list goes by the sort's index.
+	// would then sort the rows: a page goes by the sort's index.
 	where := []string{"+list_id IN (SELECT list_id FROM roles WHERE user_id = ?)"}
 	args := []any{user}
 	if f.ListID != 0 {
-		where, args = append(where, "list_id = ?"), append(args, f.ListID)
+		where, args = []string{"+list_id = ?"}, []any{f.ListID}
 	}
 	if f.Completed != nil {
 		where, args = append(where, "completed = ?"), append(args, *f.Completed)

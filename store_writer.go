@@ -98,6 +98,7 @@ func (s *Store) watch(seen int64) int64 {
 		s.cache.forgetAll()
 		s.access.forgetAll()
 		s.credentials.forgetAll()
+		s.defaults.Clear()
 		if err := s.loadAccounts(ctx, s.writeDB); err != nil {
 			return seen // try again at the next tick
 		}
