@@ -17,6 +17,7 @@ type world struct {
 	tokens map[string]string
 	list   int64            // olga's shared list
 	todo   int64            // the todo in it
+	token  int64            // the id of olga's token
 	mine   map[string]int64 // each account's own todo
 }
 
@@ -38,6 +39,9 @@ func newWorld(t *testing.T) *world {
 	for _, name := range []string{"olga", "ed", "vi", "stan"} {
 		w.mine[name] = w.as(name, "POST", "/v1/todos", `{"title":"mine"}`).want(t, http.StatusCreated).todo(t).ID
 	}
+	var olgas []Token
+	w.as("olga", "GET", "/v1/tokens", "").want(t, http.StatusOK).decodeJSON(t, &olgas)
+	w.token = olgas[0].ID
 	return w
 }
 
@@ -49,15 +53,18 @@ func (w *world) as(name, method, path, body string, headers ...string) result {
 	return w.ts.do(w.t, method, path, body, headers...)
 }
 
-// path fills in {L} (the shared list) and {T} (the todo in it).
+// path fills in {L} (the shared list), {T} (the todo in it) and {token}
+// (olga's token).
 func (w *world) path(p string) string {
-	return strings.NewReplacer("{L}", fmt.Sprint(w.list), "{T}", fmt.Sprint(w.todo)).Replace(p)
+	return strings.NewReplacer("{L}", fmt.Sprint(w.list), "{T}", fmt.Sprint(w.todo), "{token}", fmt.Sprint(w.token)).Replace(p)
 }
 
-// TestAccessByRole runs every route that reads or writes a list or a todo
-// as the list's owner, editor, viewer, a stranger and no one, on a world of
-// its own each, and checks the status: a stranger gets 404 (never 403, and
-// never the data), a viewer 403 on every write, no credentials 401.
+// TestAccessByRole runs every route that reads or writes a list, a todo, a
+// member, an account or a token as the list's owner, editor, viewer, a
+// stranger and no one, on a world of its own each, and checks the status: a
+// stranger gets 404 (never 403, and never the data), a viewer 403 on every
+// write, no credentials 401. (PATCH /v1/me and the sign-in routes, which
+// take a password, are in handlers_accounts_test.go.)
 func TestAccessByRole(t *testing.T) {
 	callers := []string{"olga", "ed", "vi", "stan", ""}
 	const ndjson = "application/x-ndjson"
@@ -89,6 +96,7 @@ func TestAccessByRole(t *testing.T) {
 		{"DELETE", "/v1/todos", "", "", [5]int{204, 204, 204, 204, 401}},
 		{"GET", "/v1/me", "", "", [5]int{200, 200, 200, 200, 401}},
 		{"GET", "/v1/tokens", "", "", [5]int{200, 200, 200, 200, 401}},
+		{"DELETE", "/v1/tokens/{token}", "", "", [5]int{204, 404, 404, 404, 401}},
 		{"GET", "/v1/users", "", "", [5]int{403, 403, 403, 403, 401}},
 		{"POST", "/v1/users", `{"name":"newcomer","password":"long enough"}`, "", [5]int{403, 403, 403, 403, 401}},
 		{"PATCH", "/v1/users/stan", `{"admin":true}`, "", [5]int{403, 403, 403, 403, 401}},

@@ -65,15 +65,16 @@ func (s *server) observe(next http.Handler) http.Handler {
 		if !printableASCII(id, maxRequestIDLen) {
 			id = s.newRequestID()
 		}
-		info := requestInfo{id: id, log: s.logger, caller: new(Caller)}
+		rec := &recorder{ResponseWriter: w}
+		info := requestInfo{id: id, log: s.logger, caller: &rec.caller}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		rec.req = r
 		h := w.Header()
 		h.Set("X-Request-ID", id)
 		// Nothing here is for a browser to guess the type of, or for a cache
 		// to keep: todos change, and ETags serve the clients that revalidate.
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
-		rec := &recorder{ResponseWriter: w, req: r}
 
 		defer func() {
 			p := recover()
@@ -113,6 +114,9 @@ type recorder struct {
 	// muxError is set when the mux's own plain-text 404 or 405 is answered
 	// as problem JSON instead; discard, once that is written, drops the text.
 	muxError, discard bool
+	// caller is where authenticate notes who is calling (requestInfo.caller):
+	// kept here, it costs the request no allocation of its own.
+	caller Caller
 }
 
 func (w *recorder) WriteHeader(status int) {
