@@ -224,6 +224,16 @@ func (s *Store) reader(ctx context.Context) (*sql.Conn, error) {
 // read runs fn on a connection of the read pool, bounded by s.Timeout, and
 // maps its error; op names it in the log.
 func (s *Store) read(ctx context.Context, op string, fn func(ctx context.Context, conn *sql.Conn) error) error {
+	return s.withReader(ctx, func(conn *sql.Conn) error {
+		ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+		return s.dbError(ctx, op, fn(ctx, conn))
+	})
+}
+
+// withReader runs fn on a connection of the read pool, once the request has
+// its place among those at the database (enter).
+func (s *Store) withReader(ctx context.Context, fn func(conn *sql.Conn) error) error {
 	if err := s.enter(ctx); err != nil {
 		return err
 	}
@@ -233,9 +243,7 @@ func (s *Store) read(ctx context.Context, op string, fn func(ctx context.Context
 		return err
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
-	defer cancel()
-	return s.dbError(ctx, op, fn(ctx, conn))
+	return fn(conn)
 }
 
 // fileID names a file by what stays when it is renamed and goes when it is

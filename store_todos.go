@@ -191,15 +191,11 @@ func (s *Store) narrow(ctx context.Context, user int64, f Filter) (Filter, error
 // calls each for every row, until each returns an error. The query gives up
 // after s.Timeout: in all, or with perRow, without producing a row.
 func (s *Store) scanTodos(ctx context.Context, user int64, f Filter, op string, perRow bool, each func(t RenderedTodo, at Position) error) error {
-	if err := s.enter(ctx); err != nil {
-		return err
-	}
-	defer s.leave()
-	conn, err := s.reader(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	return s.withReader(ctx, func(conn *sql.Conn) error { return s.scanRows(ctx, conn, user, f, op, perRow, each) })
+}
+
+// scanRows is scanTodos on conn.
+func (s *Store) scanRows(ctx context.Context, conn *sql.Conn, user int64, f Filter, op string, perRow bool, each func(t RenderedTodo, at Position) error) error {
 	var cancel context.CancelFunc
 	var idle *time.Timer
 	if perRow {
