@@ -21,6 +21,7 @@ const (
 	EMISDIRECTED  = "misdirected" // a Host that the service does not answer for
 	ECONFLICT     = "conflict"
 	EPRECONDITION = "precondition_failed" // If-Match does not match
+	EEXPIRED      = "sync_expired"        // a sync token older than the change log keeps
 	ETOOLARGE     = "too_large"
 	ETOOMANY      = "too_many_requests" // too many failed sign-ins, or streams: see Error.RetryAfter
 	EUNSUPPORTED  = "unsupported_media_type"

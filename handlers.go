@@ -64,6 +64,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/lists/{id}/members", s.listMembers)
 	mux.HandleFunc("PUT /v1/lists/{id}/members/{name}", s.share)
 	mux.HandleFunc("DELETE /v1/lists/{id}/members/{name}", s.unshare)
+	mux.HandleFunc("GET /v1/changes", s.listChanges)
 	mux.HandleFunc("GET /v1/me", s.getMe)
 	mux.HandleFunc("PATCH /v1/me", s.changeMe)
 	mux.HandleFunc("GET /v1/users", s.listUsers)

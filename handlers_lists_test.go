@@ -66,7 +66,7 @@ func TestListsOwnedAtMost(t *testing.T) {
 	ts := newTestServer(t, config{})
 	err := ts.store.writeTx(t.Context(), func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		for i := 1; i < maxOwnedLists; i++ { // the Inbox is the first
-			if _, err := insertList(ctx, tx, BuiltinUser, fmt.Sprint("list ", i), false, now); err != nil {
+			if _, err := ts.store.insertList(ctx, tx, BuiltinUser, fmt.Sprint("list ", i), false, now); err != nil {
 				return err
 			}
 		}

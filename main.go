@@ -57,6 +57,7 @@ type config struct {
 	baseURL     string   // without a trailing slash
 	logFormat   string
 	logLevel    slog.Level
+	retention   time.Duration // how long the change log keeps deletions
 }
 
 // run is the whole program: it serves until ctx is done, then stops
@@ -89,6 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := checkMode(cfg, store.HasAccounts(), ln.Addr().(*net.TCPAddr).IP.IsLoopback()); err != nil {
 		return errors.Join(err, ln.Close(), store.Close())
 	}
+	go pruneChanges(ctx, store, cfg.retention, logger)
 	srv := newHTTPServer(newServer(logger, store, cfg), logger)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	logger.Info("started", "addr", ln.Addr().String(), "db", cfg.db, "max_connections", ln.limit)
@@ -129,6 +131,23 @@ func checkMode(cfg config, accounts, loopback bool) error {
 	return nil
 }
 
+// pruneChanges forgets, at once and then every minute until ctx is done,
+// the deletions that the change log has kept for longer than retention.
+func pruneChanges(ctx context.Context, store *Store, retention time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if err := store.Prune(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			logger.Warn("prune the change log", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 // newHTTPServer returns the HTTP server for h, with its bounds.
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
@@ -145,7 +164,7 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var cfg config
 	var err error
-	var origins, baseURL, level string
+	var origins, baseURL, level, retention string
 	env := func(name, fallback string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -175,6 +194,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&baseURL, "base-url", env("TODO_BASE_URL", ""), "public base URL for url, Location and Link (TODO_BASE_URL)")
 	fs.StringVar(&cfg.logFormat, "log-format", env("TODO_LOG_FORMAT", "text"), "text or json (TODO_LOG_FORMAT)")
 	fs.StringVar(&level, "log-level", env("TODO_LOG_LEVEL", "info"), "debug, info, warn or error (TODO_LOG_LEVEL)")
+	fs.StringVar(&retention, "change-retention", env("TODO_CHANGE_RETENTION", "720h"), "how long the change log keeps deletions, a Go duration (TODO_CHANGE_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -187,17 +207,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return cfg, fmt.Errorf("-log-level must be debug, info, warn or error, not %q", level)
 	}
+	if cfg.retention, err = time.ParseDuration(retention); err != nil || cfg.retention <= 0 {
+		return cfg, fmt.Errorf("-change-retention must be a positive Go duration, like 720h, not %q", retention)
+	}
 	if cfg.corsOrigins, err = parseOrigins(origins); err != nil {
 		return cfg, err
 	}
-	if baseURL != "" {
-		u, err := url.Parse(baseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return cfg, fmt.Errorf("-base-url: %q is not an absolute http or https URL", baseURL)
-		}
-		cfg.baseURL = strings.TrimRight(baseURL, "/")
-	}
-	return cfg, nil
+	cfg.baseURL, err = parseBaseURL(baseURL)
+	return cfg, err
 }
 
 // parseOrigins reads the comma-separated origins of -cors-origins.
@@ -213,4 +230,17 @@ func parseOrigins(origins string) ([]string, error) {
 		list = append(list, o)
 	}
 	return list, nil
+}
+
+// parseBaseURL reads -base-url: "" or an absolute http or https URL,
+// returned without a trailing slash.
+func parseBaseURL(baseURL string) (string, error) {
+	if baseURL == "" {
+		return "", nil
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("-base-url: %q is not an absolute http or https URL", baseURL)
+	}
+	return strings.TrimRight(baseURL, "/"), nil
 }

@@ -57,7 +57,8 @@ func TestRun(t *testing.T) {
 		t.Errorf("the WAL is still there after a clean stop: %v", err)
 	}
 
-	for _, args := range [][]string{{"-log-format", "xml"}, {"-log-level", "loud"}, {"-base-url", "ftp://x"}, {"-cors-origins", "example.com"}, {"extra"}, {"-db", filepath.Join(dir, "no", "such", "dir", "x.db")}} {
+	for _, args := range [][]string{{"-log-format", "xml"}, {"-log-level", "loud"}, {"-base-url", "ftp://x"}, {"-cors-origins", "example.com"}, {"extra"}, {"-db", filepath.Join(dir, "no", "such", "dir", "x.db")},
+		{"-change-retention", "0"}, {"-change-retention", "-1h"}, {"-change-retention", "a month"}} {
 		if err := run(t.Context(), args, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 			t.Errorf("run %v started", args)
 		}

@@ -206,6 +206,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case EPRECONDITION:
 		return http.StatusPreconditionFailed
+	case EEXPIRED:
+		return http.StatusGone
 	case ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
 	case ETOOMANY:
@@ -231,6 +233,15 @@ type problem struct {
 	Errors    []FieldError `json:"errors,omitempty"`
 }
 
+// problemType is the problem's type: about:blank, but for the one problem
+// whose type a client acts on.
+func problemType(code string) string {
+	if code == EEXPIRED {
+		return "/problems/sync-expired" // start over with a full sync
+	}
+	return "about:blank"
+}
+
 // writeError answers r with err as problem JSON. An internal error is logged in
 // full and shown to the client only as a failure with the request id.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -238,7 +249,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := ErrorCode(err)
 	status := statusOf(code)
 	p := problem{
-		Type:      "about:blank",
+		Type:      problemType(code),
 		Title:     http.StatusText(status),
 		Status:    status,
 		Instance:  r.URL.EscapedPath(),

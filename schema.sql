@@ -128,3 +128,41 @@ INSERT INTO idempotency_keys_2 SELECT 1, key, fingerprint, todo_id, todo_json, c
 DROP TABLE idempotency_keys;
 ALTER TABLE idempotency_keys_2 RENAME TO idempotency_keys;
 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+
+-- version 3
+-- Sync (API.md 1.1). Every change to a list or a todo takes the next number
+-- of one sequence, which only grows: a list or a todo keeps the number of its
+-- last change, a sharing the number of its start (or of its last change of
+-- role), and a deletion, or a loss of access, leaves a tombstone with its own.
+-- What changed since a number is then what carries a larger one.
+CREATE TABLE sequence (
+    value  INTEGER NOT NULL, -- the last number given
+    pruned INTEGER NOT NULL  -- the newest tombstone pruned: a sync from before it is 410
+);
+INSERT INTO sequence (value, pruned) VALUES (0, 0);
+
+ALTER TABLE todos ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX todos_by_seq ON todos (seq);
+ALTER TABLE lists ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+
+-- The roles, with the number at which each began: 0 for an owner, whose
+-- list's own number tells when it appeared.
+DROP VIEW roles;
+CREATE VIEW roles (user_id, list_id, role, granted) AS
+    SELECT owner_id, id, 'owner', 0 FROM lists
+    UNION ALL
+    SELECT user_id, list_id, role, seq FROM members;
+
+-- A todo deleted, or moved out of list_id: whoever can read list_id learns
+-- it. A list deleted, or no longer shared with someone: users is the JSON
+-- array of the users who lost it.
+CREATE TABLE tombstones (
+    seq     INTEGER PRIMARY KEY,
+    kind    TEXT    NOT NULL CHECK (kind IN ('todo', 'list')),
+    id      INTEGER NOT NULL,
+    list_id INTEGER NOT NULL,
+    users   TEXT,
+    at      INTEGER NOT NULL -- Unix ms, for the pruning
+);
+CREATE INDEX tombstones_by_age ON tombstones (at);

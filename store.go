@@ -46,7 +46,8 @@ type Store struct {
 
 	cache       todoCache
 	access      roleCache
-	defaults    sync.Map // user → its default list: see defaultList
+	defaults    sync.Map     // user → its default list: see defaultList
+	seqs        seqAllocator // the writer's: see nextSeq
 	credentials credentialCache
 	accounts    atomic.Bool   // see HasAccounts
 	slots       chan struct{} // one per request working on the database: see maxInFlight

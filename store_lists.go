@@ -124,7 +124,7 @@ func (s *Store) CreateList(ctx context.Context, user int64, title string) (List,
 			return &Error{Code: EINVALID, Message: "you own as many lists as one may",
 				Fields: []FieldError{{"title", "is one list too many: delete one first"}}}
 		}
-		id, err := insertList(ctx, tx, user, title, false, now)
+		id, err := s.insertList(ctx, tx, user, title, false, now)
 		if err != nil {
 			return err
 		}
@@ -135,9 +135,13 @@ func (s *Store) CreateList(ctx context.Context, user int64, title string) (List,
 	return l, err
 }
 
-func insertList(ctx context.Context, tx *sql.Tx, owner int64, title string, isDefault bool, now time.Time) (int64, error) {
-	res, err := tx.ExecContext(ctx, "INSERT INTO lists (owner_id, title, is_default, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-		owner, title, isDefault, now.UnixMilli(), now.UnixMilli())
+func (s *Store) insertList(ctx context.Context, tx *sql.Tx, owner int64, title string, isDefault bool, now time.Time) (int64, error) {
+	seq, err := s.nextSeq(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO lists (owner_id, title, is_default, created_at, updated_at, seq) VALUES (?, ?, ?, ?, ?, ?)",
+		owner, title, isDefault, now.UnixMilli(), now.UnixMilli(), seq)
 	if err != nil {
 		return 0, err
 	}
@@ -161,8 +165,12 @@ func (s *Store) RenameList(ctx context.Context, user, id int64, title string, if
 			l = old
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE lists SET title = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-			title, now.UnixMilli(), id); err != nil {
+		seq, err := s.nextSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE lists SET title = ?, updated_at = ?, version = version + 1, seq = ? WHERE id = ?",
+			title, now.UnixMilli(), seq, id); err != nil {
 			return err
 		}
 		l, err = findList(ctx, tx, user, id)
@@ -174,7 +182,7 @@ func (s *Store) RenameList(ctx context.Context, user, id int64, title string, if
 // DeleteList deletes the list with id and its todos, by its owner; not a
 // default list; with ifMatch, only if its version is in it.
 func (s *Store) DeleteList(ctx context.Context, user, id int64, ifMatch *Versions) error {
-	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		l, err := findList(ctx, tx, user, id)
 		switch {
 		case err != nil:
@@ -185,6 +193,9 @@ func (s *Store) DeleteList(ctx context.Context, user, id int64, ifMatch *Version
 			return Errorf(ECONFLICT, "a default list cannot be deleted")
 		case ifMatch != nil && !ifMatch.Has(l.Version):
 			return Errorf(EPRECONDITION, "If-Match does not match the list's current ETag")
+		}
+		if err := s.buryList(ctx, tx, id, 0, now); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM lists WHERE id = ?", id) // its todos go with it: schema.sql
 		return err
@@ -232,15 +243,21 @@ func (s *Store) Share(ctx context.Context, user, id int64, name string, role Rol
 		case l.Owner != nil && *l.Owner == name:
 			return Errorf(ECONFLICT, "%s owns the list", name)
 		}
-		res, err := tx.ExecContext(ctx, "UPDATE members SET role = ? WHERE list_id = ? AND user_id = ?", role, id, member)
+		var was Role
+		err = tx.QueryRowContext(ctx, "SELECT role FROM members WHERE list_id = ? AND user_id = ?", id, member).Scan(&was)
+		if err == nil && was == role {
+			return nil // no change
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		created = was == RoleNone
+		seq, err := s.nextSeq(ctx, tx) // the member sees the list, and its todos, as of now
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return nil
-		}
-		created = true
-		_, err = tx.ExecContext(ctx, "INSERT INTO members (list_id, user_id, role) VALUES (?, ?, ?)", id, member, role)
+		_, err = tx.ExecContext(ctx, `INSERT INTO members (list_id, user_id, role, seq) VALUES (?, ?, ?, ?)
+			ON CONFLICT (list_id, user_id) DO UPDATE SET role = excluded.role, seq = excluded.seq`, id, member, role, seq)
 		return err
 	})
 	s.access.forgetAll()
@@ -250,13 +267,16 @@ func (s *Store) Share(ctx context.Context, user, id int64, name string, role Rol
 // Unshare ends the sharing of the list with id with the account name, by
 // its owner user or by that member leaving.
 func (s *Store) Unshare(ctx context.Context, user, id int64, name string) error {
-	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		l, member, err := findMember(ctx, tx, user, id, name)
 		if err != nil {
 			return err
 		}
 		if l.Role != RoleOwner && member != user {
 			return Errorf(EFORBIDDEN, "only the list's owner may end another member's sharing")
+		}
+		if err := s.buryList(ctx, tx, id, member, now); err != nil { // before: a tombstone only for a member
+			return err
 		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM members WHERE list_id = ? AND user_id = ?", id, member)
 		if err != nil {

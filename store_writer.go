@@ -170,6 +170,7 @@ func (s *Store) runBatch(ctx context.Context, batch []writeJob) []error {
 	}
 	defer tx.Rollback() // after a commit it does nothing
 	now := s.now().UTC().Truncate(time.Millisecond)
+	s.seqs.loaded = false // read again: another process may have written since
 	for i, job := range batch {
 		if err := job.ctx.Err(); err != nil {
 			errs[i] = &Error{Code: EUNAVAILABLE, Message: "the request ended before its write began", Err: err}
@@ -193,6 +194,9 @@ func (s *Store) runBatch(ctx context.Context, batch []writeJob) []error {
 		if _, err := tx.ExecContext(ctx, "RELEASE write"); err != nil {
 			return failAll(err)
 		}
+	}
+	if err := s.saveSeq(ctx, tx); err != nil {
+		return failAll(err)
 	}
 	// Durability: with journal_mode=WAL and synchronous=FULL, COMMIT returns
 	// only after the WAL is fsynced. No write of the batch is answered before
