@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSchemaVersions(t *testing.T) {
@@ -189,9 +190,17 @@ func TestUpgradeFromRelease1(t *testing.T) {
 	if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 1 || len(before) != 4 {
 		t.Fatalf("testdata/release-1.db: version %d (%v), %d todos", version, err, len(before))
 	}
+	// The key of then replays only within a day of its making: the store's
+	// clock is set to an hour after it.
+	var keyMade int64
+	if err := raw.QueryRow("SELECT created_at FROM idempotency_keys").Scan(&keyMade); err != nil {
+		t.Fatal(err)
+	}
 	raw.Close()
 
-	ts := serveStore(t, mustOpenStore(t, path), config{})
+	store := mustOpenStore(t, path)
+	store.now = func() time.Time { return time.UnixMilli(keyMade).Add(time.Hour) }
+	ts := serveStore(t, store, config{})
 	var lists []listJSON
 	ts.do(t, "GET", "/v1/lists", "").want(t, http.StatusOK).decodeJSON(t, &lists)
 	if len(lists) != 1 || lists[0].Title != "Inbox" || !lists[0].Default {
