@@ -32,19 +32,25 @@ type server struct {
 	requests atomic.Uint64 // counts the request ids it made
 	guesses  guessLimiter  // failed sign-ins
 	hashing  chan struct{} // a turn to check a password: see takeTurn
+	events   *hub          // the live events' streams
+
+	handler http.Handler // the routes behind the middleware
 }
 
 // newServer returns the service's whole HTTP handler: the routes behind the
 // middleware chain.
-func newServer(logger *slog.Logger, store *Store, cfg config) http.Handler {
+func newServer(logger *slog.Logger, store *Store, cfg config) *server {
 	s := &server{logger: logger, store: store, cfg: cfg, idPrefix: rand.Text()[:10] + "-", memory: newByteBudget(memoryBudget),
-		hashing: make(chan struct{}, max(1, runtime.NumCPU()/2))}
+		hashing: make(chan struct{}, max(1, runtime.NumCPU()/2)), events: newHub(store, logger, appendEvent)}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	// A request passes these in order: observe (request id, recovery, the log
 	// line), checkHost, cors, authenticate, budgetBodies, then the route.
-	return s.observe(s.checkHost(s.cors(s.authenticate(s.budgetBodies(mux)))))
+	s.handler = s.observe(s.checkHost(s.cors(s.authenticate(s.budgetBodies(mux)))))
+	return s
 }
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // routes is the API's table of contents. ServeMux answers HEAD for every GET,
 // and 404 or 405 (with Allow) for the rest; observe makes those problem JSON.
@@ -65,6 +71,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /v1/lists/{id}/members/{name}", s.share)
 	mux.HandleFunc("DELETE /v1/lists/{id}/members/{name}", s.unshare)
 	mux.HandleFunc("GET /v1/changes", s.listChanges)
+	mux.HandleFunc("GET /v1/events", s.streamEvents)
 	mux.HandleFunc("GET /v1/me", s.getMe)
 	mux.HandleFunc("PATCH /v1/me", s.changeMe)
 	mux.HandleFunc("GET /v1/users", s.listUsers)

@@ -37,7 +37,7 @@ func (s *server) listChanges(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = s.appendChange(b, r, c)
+		b = appendChange(b, s.baseURL(r), c)
 	}
 	b = append(b, `],"next":`...)
 	b = strconv.AppendQuote(b, encodeChangeCursor(next))
@@ -46,8 +46,9 @@ func (s *server) listChanges(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, append(b, "}\n"...))
 }
 
-// appendChange appends c as the feed shows it (API.md, "Sync").
-func (s *server) appendChange(b []byte, r *http.Request, c Change) []byte {
+// appendChange appends c as the feed shows it (API.md, "Sync"), with the
+// URLs under base, where the client reaches the API.
+func appendChange(b []byte, base string, c Change) []byte {
 	op := "put"
 	if c.Delete {
 		op = "delete"
@@ -59,9 +60,9 @@ func (s *server) appendChange(b []byte, r *http.Request, c Change) []byte {
 	case c.Delete:
 		return fmt.Appendf(b, `"id":%d}`, c.ID)
 	case c.Kind == "todo":
-		return append(c.Todo.AppendJSON(append(b, `"todo":`...), s.collectionURL(r)), '}')
+		return append(c.Todo.AppendJSON(append(b, `"todo":`...), base+"/v1/todos/"), '}')
 	}
-	s.addListURLs(r, &c.List)
+	setListURLs(base, &c.List)
 	list, _ := json.Marshal(c.List) // strings, numbers and times only: it cannot fail
 	return append(append(append(b, `"list":`...), list...), '}')
 }

@@ -167,9 +167,12 @@ func (s *server) writeList(w http.ResponseWriter, r *http.Request, status int, l
 	encode(w, r, status, l)
 }
 
-func (s *server) addListURLs(r *http.Request, l *List) {
-	l.URL = s.listURL(r, l.ID)
-	l.TodosURL = s.baseURL(r) + "/v1/todos?list_id=" + strconv.FormatInt(l.ID, 10)
+func (s *server) addListURLs(r *http.Request, l *List) { setListURLs(s.baseURL(r), l) }
+
+// setListURLs sets l's URLs, under base, where clients reach the API.
+func setListURLs(base string, l *List) {
+	l.URL = base + "/v1/lists/" + strconv.FormatInt(l.ID, 10)
+	l.TodosURL = base + "/v1/todos?list_id=" + strconv.FormatInt(l.ID, 10)
 }
 
 func (s *server) listURL(r *http.Request, id int64) string {

@@ -91,7 +91,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return errors.Join(err, ln.Close(), store.Close())
 	}
 	go pruneChanges(ctx, store, cfg.retention, logger)
-	srv := newHTTPServer(newServer(logger, store, cfg), logger)
+	service := newServer(logger, store, cfg)
+	srv := newHTTPServer(service, logger)
+	srv.RegisterOnShutdown(service.events.closeAll) // a stream would hold the stop to its bound
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	logger.Info("started", "addr", ln.Addr().String(), "db", cfg.db, "max_connections", ln.limit)
 

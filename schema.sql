@@ -139,12 +139,17 @@ CREATE TABLE sequence (
     value  INTEGER NOT NULL, -- the last number given
     pruned INTEGER NOT NULL  -- the newest tombstone pruned: a sync from before it is 410
 );
-INSERT INTO sequence (value, pruned) VALUES (0, 0);
+-- It starts at 1: the token "0" is a full sync, and the lists and todos
+-- made before the change log have the number 0.
+INSERT INTO sequence (value, pruned) VALUES (1, 0);
 
 ALTER TABLE todos ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX todos_by_seq ON todos (seq);
 ALTER TABLE lists ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE members ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+-- The live events read what each commit numbered, for everyone, by these.
+CREATE INDEX lists_by_seq ON lists (seq);
+CREATE INDEX members_by_seq ON members (seq);
 
 -- The roles, with the number at which each began: 0 for an owner, whose
 -- list's own number tells when it appeared.

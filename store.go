@@ -54,6 +54,7 @@ type Store struct {
 	exports     chan struct{} // one per export running: see maxExports
 
 	queue      chan writeJob // to runWriter, the one goroutine that writes
+	committed  chan struct{} // a signal after a commit: see Committed
 	closing    chan struct{} // closed by Close: the writer stops
 	writerDone chan struct{} // closed by the writer as it stops
 	closeOnce  sync.Once
@@ -84,7 +85,7 @@ func openSharedStore(path string) (*Store, error) {
 // the database's lock.
 func openStore(path string, migrations []migration, lock bool) (*Store, error) {
 	s := &Store{path: path, Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]RenderedTodo{}}, slots: make(chan struct{}, maxInFlight), exports: make(chan struct{}, maxExports),
-		queue: make(chan writeJob, maxBatch), closing: make(chan struct{}), writerDone: make(chan struct{})}
+		queue: make(chan writeJob, maxBatch), committed: make(chan struct{}, 1), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	// synchronous=FULL: in WAL mode a commit returns only after the WAL is
 	// fsynced, so a 201 survives a crash of the process or of the machine.
 	params := fmt.Sprintf("_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_busy_timeout=%d&_stmt_cache_size=%d", busyTimeoutMS, stmtCacheSize)

@@ -96,7 +96,11 @@ type Change struct {
 	ListID int64        // of a todo
 	Todo   RenderedTodo // of a put of a todo
 	List   List         // of a put of a list
-	order  int          // 0 a tombstone, 1 a list, 2 a todo: the order of changes of one number
+	// After is where the feed resumes after this change: its token.
+	After ChangeCursor
+	// Readers are the users who may see it, in a Published range.
+	Readers []Reader
+	order   int // 0 a tombstone, 1 a list, 2 a todo: the order of changes of one number
 }
 
 // ChangeCursor is where a page of the feed starts: after the change
@@ -163,14 +167,32 @@ func (s *Store) Changes(ctx context.Context, user int64, after ChangeCursor, lim
 			next = changes[len(changes)-1].key(false)
 		case after.Full:
 			next = ChangeCursor{Seq: after.Seq, Order: endOfSeq}
-		case len(changes) > 0:
-			next = ChangeCursor{Seq: changes[len(changes)-1].Seq, Order: endOfSeq}
-		default:
-			next = after
+		default: // everything up to now is in the answer
+			next = ChangeCursor{Seq: max(after.Seq, next.Seq), Order: endOfSeq}
 		}
+		setAfter(changes, next, after.Full)
 		return nil
 	})
 	return changes, next, more, err
+}
+
+// setAfter gives each change its token: within a number, the change
+// itself; at a number's last change, the whole number; the last change, next.
+func setAfter(changes []Change, next ChangeCursor, full bool) {
+	for i := range changes {
+		c := &changes[i]
+		switch {
+		case i == len(changes)-1:
+			c.After = next
+		case full:
+			c.After = c.key(true)
+			c.After.Seq = next.Seq
+		case changes[i+1].Seq != c.Seq:
+			c.After = ChangeCursor{Seq: c.Seq, Order: endOfSeq}
+		default:
+			c.After = c.key(false)
+		}
+	}
 }
 
 // source is one query of the feed, read in order of its keys: its rows, and

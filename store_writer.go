@@ -102,6 +102,7 @@ func (s *Store) watch(seen int64) int64 {
 		if err := s.loadAccounts(ctx, s.writeDB); err != nil {
 			return seen // try again at the next tick
 		}
+		s.signalCommit()
 	}
 	return version
 }
@@ -145,6 +146,7 @@ func (s *Store) runWriter() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 		errs := s.runBatch(ctx, batch)
+		s.signalCommit() // the live events read what is committed: see Published
 		for i, job := range batch {
 			job.done <- s.dbError(ctx, "write", errs[i])
 		}

@@ -22,6 +22,49 @@ type replica struct {
 	pulls int // changes applied
 }
 
+// changeJSON is a change of the feed, or of an event, as a client reads it.
+type changeJSON struct {
+	Seq    int64          `json:"seq"`
+	Kind   string         `json:"kind"`
+	Op     string         `json:"op"`
+	ID     float64        `json:"id"`
+	ListID float64        `json:"list_id"`
+	Todo   map[string]any `json:"todo"`
+	List   map[string]any `json:"list"`
+}
+
+// key is where the change stands in the feed: number, then deletes, lists
+// and todos, then id.
+func (ch changeJSON) key() ChangeCursor {
+	switch {
+	case ch.Op == "delete":
+		return ChangeCursor{Seq: ch.Seq, Order: 0, ID: int64(ch.ID)}
+	case ch.Kind == "list":
+		return ChangeCursor{Seq: ch.Seq, Order: 1, ID: int64(ch.List["id"].(float64))}
+	}
+	return ChangeCursor{Seq: ch.Seq, Order: 2, ID: int64(ch.Todo["id"].(float64))}
+}
+
+// apply applies one change to the copy.
+func (c *replica) apply(ch changeJSON) {
+	c.pulls++
+	switch {
+	case ch.Kind == "todo" && ch.Op == "put":
+		c.todos[ch.Todo["id"].(float64)] = ch.Todo
+	case ch.Kind == "todo":
+		delete(c.todos, ch.ID)
+	case ch.Op == "put":
+		c.lists[ch.List["id"].(float64)] = ch.List
+	default:
+		delete(c.lists, ch.ID)
+		for id, td := range c.todos {
+			if td["list_id"].(float64) == ch.ID {
+				delete(c.todos, id)
+			}
+		}
+	}
+}
+
 // sync applies every page of GET /v1/changes since its token to the copy.
 func (c *replica) sync(t *testing.T, w *world) {
 	t.Helper()
@@ -30,36 +73,13 @@ func (c *replica) sync(t *testing.T, w *world) {
 	}
 	for {
 		var page struct {
-			Changes []struct {
-				Seq    int64          `json:"seq"`
-				Kind   string         `json:"kind"`
-				Op     string         `json:"op"`
-				ID     float64        `json:"id"`
-				ListID float64        `json:"list_id"`
-				Todo   map[string]any `json:"todo"`
-				List   map[string]any `json:"list"`
-			}
-			Next string `json:"next"`
-			More bool   `json:"more"`
+			Changes []changeJSON
+			Next    string `json:"next"`
+			More    bool   `json:"more"`
 		}
 		w.as(c.name, "GET", "/v1/changes?limit=7&since="+url.QueryEscape(c.token), "").want(t, http.StatusOK).decodeJSON(t, &page)
 		for _, ch := range page.Changes {
-			c.pulls++
-			switch {
-			case ch.Kind == "todo" && ch.Op == "put":
-				c.todos[ch.Todo["id"].(float64)] = ch.Todo
-			case ch.Kind == "todo":
-				delete(c.todos, ch.ID)
-			case ch.Op == "put":
-				c.lists[ch.List["id"].(float64)] = ch.List
-			default:
-				delete(c.lists, ch.ID)
-				for id, td := range c.todos {
-					if td["list_id"].(float64) == ch.ID {
-						delete(c.todos, id)
-					}
-				}
-			}
+			c.apply(ch)
 		}
 		c.token = page.Next
 		if !page.More {
