@@ -4,10 +4,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"sync"
 	"syscall"
@@ -270,4 +272,96 @@ func TestStopUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d creates acknowledged before and during the stop, all kept; stopped in %v", len(acked), took.Round(time.Millisecond))
+}
+
+// TestEventsSurviveACrash: clients follow /v1/events while the service is
+// written to and killed with SIGKILL; after each restart, every change a
+// client was sent is in the change log, at the number it was sent with and
+// as it was described, or changed again later.
+func TestEventsSurviveACrash(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "crash.db")
+	var mu sync.Mutex
+	var received []changeJSON
+	audited := 0
+	for kill := range 3 {
+		c := startChild(t, db)
+		audited += auditEvents(t, c, received)
+		var wg sync.WaitGroup
+		for range 4 {
+			es, err := openEvents(t.Context(), c.base, "/v1/events")
+			if err != nil || es.resp.StatusCode != http.StatusOK {
+				t.Fatalf("open a stream: %v", err)
+			}
+			defer es.close()
+			wg.Go(func() {
+				for b := range es.blocks { // until the process dies
+					if b.event == "change" {
+						mu.Lock()
+						received = append(received, b.change(t))
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		driveUntilKilled(t, c, kill)
+		wg.Wait()
+	}
+	c := startChild(t, db)
+	audited += auditEvents(t, c, received)
+	c.stop(t)
+	t.Logf("%d changes sent to the clients before 3 kills, %d audits of them across the restarts", len(received), audited)
+	if len(received) == 0 {
+		t.Error("no change was sent")
+	}
+}
+
+// auditEvents checks that each change of received is in the change log of
+// the service c, and returns how many it checked.
+func auditEvents(t *testing.T, c *child, received []changeJSON) int {
+	t.Helper()
+	latest := map[[2]any]changeJSON{} // by kind and id: the log keeps each object's latest change
+	since := "1"                      // the sequence starts at 1: every change is after it
+	for {
+		status, body, _, err := c.send("GET", "/v1/changes?limit=5000&since="+since, "")
+		var page struct {
+			Changes []changeJSON
+			Next    string
+			More    bool
+		}
+		if err != nil || status != http.StatusOK || json.Unmarshal(body, &page) != nil {
+			t.Fatalf("GET /v1/changes: %d %s %v", status, body, err)
+		}
+		for _, ch := range page.Changes {
+			latest[[2]any{ch.Kind, ch.key().ID}] = ch
+		}
+		if since = page.Next; !page.More {
+			break
+		}
+	}
+	top, err := strconv.ParseInt(since, 10, 64)
+	if err != nil {
+		t.Fatalf("the last token %q", since)
+	}
+	for _, sent := range received {
+		got, ok := latest[[2]any{sent.Kind, sent.key().ID}]
+		switch {
+		case sent.Seq > top:
+			t.Fatalf("change %d was sent, and the log ends at %d", sent.Seq, top)
+		case !ok || got.Seq < sent.Seq:
+			t.Fatalf("change %+v was sent; the log has %+v", sent, got)
+		case got.Seq > sent.Seq: // changed again since
+		case got.Op != sent.Op || !sameButURL(got.Todo, sent.Todo):
+			t.Fatalf("change %d was sent as %+v; the log has %+v", sent.Seq, sent, got)
+		}
+	}
+	return len(received)
+}
+
+// sameButURL compares two todos but for their URLs, which name the port of
+// a process that is gone.
+func sameButURL(a, b map[string]any) bool {
+	a, b = maps.Clone(a), maps.Clone(b)
+	delete(a, "url")
+	delete(b, "url")
+	return reflect.DeepEqual(a, b)
 }

@@ -190,13 +190,16 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("the create's event: id %q, %+v", b.id, ch)
 	}
 	after := b.id
-	ts.do(t, "PATCH", fmt.Sprintf("/v1/todos/%d", first.ID), `{"completed":true}`).want(t, http.StatusOK)
-	ts.do(t, "DELETE", fmt.Sprintf("/v1/todos/%d", first.ID), "").want(t, http.StatusNoContent)
-	var list listJSON
-	ts.do(t, "POST", "/v1/lists", `{"title":"Errands"}`).want(t, http.StatusCreated).decodeJSON(t, &list)
+	// Each write's event is awaited: writes that commit within a moment of
+	// each other go out together, as the latest state of what they changed.
 	want := []string{"todo put", "todo delete", "list put"}
 	var seen []changeJSON
-	for range want {
+	for i, write := range [][3]string{
+		{"PATCH", fmt.Sprintf("/v1/todos/%d", first.ID), `{"completed":true}`},
+		{"DELETE", fmt.Sprintf("/v1/todos/%d", first.ID), ""},
+		{"POST", "/v1/lists", `{"title":"Errands"}`},
+	} {
+		ts.do(t, write[0], write[1], write[2]).want(t, []int{http.StatusOK, http.StatusNoContent, http.StatusCreated}[i])
 		_, ch := es.nextChange(t)
 		seen = append(seen, ch)
 	}
@@ -525,6 +528,7 @@ type liveClient struct {
 	err     error         // the first thing wrong it saw
 	marker  string        // the title of the todo that tells it has caught up
 	caught  chan struct{} // closed when the marker came
+	stop    func()        // ends run
 	stopped chan struct{} // closed when run returns
 }
 
@@ -598,14 +602,16 @@ func TestEventsExact(t *testing.T) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			w := newWorld(t) // ada is in no list but her own
 			names := []string{"olga", "ed", "vi", "stan"}
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
+			everyone := append([]string{"ada"}, names...)
 			clients := map[string]*liveClient{}
-			for i, name := range append([]string{"ada"}, names...) {
+			for i, name := range everyone {
 				c := &liveClient{replica: replica{name: name}, marker: "caught up: " + name, caught: make(chan struct{}), stopped: make(chan struct{})}
 				c.sync(t, w)
 				c.pulls = 0
 				c.last, _ = decodeChangeCursor(c.token)
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				c.stop = cancel
 				clients[name] = c
 				go c.run(ctx, w.ts.URL, w.tokens[name], rand.New(rand.NewPCG(seed, uint64(i))))
 			}
@@ -622,28 +628,27 @@ func TestEventsExact(t *testing.T) {
 					})
 				}
 			})
-			for name, c := range clients {
+			// One client at a time: its own change last, which tells it
+			// has had every change before; then it stops, and its copy
+			// must be what its account reads.
+			opens, pulls := 0, 0
+			for _, name := range everyone {
+				c := clients[name]
 				w.as(name, "POST", "/v1/todos", `{"title":"`+c.marker+`"}`).want(t, http.StatusCreated)
-			}
-			for name, c := range clients {
 				select {
 				case <-c.caught:
 				case <-c.stopped:
 				case <-time.After(20 * time.Second):
 					t.Fatalf("%s's marker did not come", name)
 				}
-			}
-			cancel()
-			opens, pulls := 0, 0
-			for name, c := range clients {
+				c.stop()
 				<-c.stopped
 				if c.err != nil {
 					t.Fatalf("%s: %v", name, c.err)
 				}
 				lists, todos := truth(t, w, name)
-				if !reflect.DeepEqual(lists, c.lists) || !reflect.DeepEqual(todos, c.todos) {
-					t.Errorf("%s's copy differs from what it reads:\ncopy lists %v\nread lists %v\ncopy todos %d: %v\nread todos %d: %v",
-						name, c.lists, lists, len(c.todos), c.todos, len(todos), todos)
+				if d := differences(c.lists, lists) + differences(c.todos, todos); d != "" {
+					t.Errorf("%s's copy differs from what it reads:%s", name, d)
 				}
 				opens += c.opens
 				pulls += c.pulls
@@ -654,4 +659,20 @@ func TestEventsExact(t *testing.T) {
 			t.Logf("%d events applied, over %d streams opened", pulls, opens)
 		})
 	}
+}
+
+// differences lists the objects in which a copy and what is read differ.
+func differences(copied, read map[float64]map[string]any) string {
+	var d strings.Builder
+	for id, v := range read {
+		if !reflect.DeepEqual(copied[id], v) {
+			fmt.Fprintf(&d, "\n%v: copy %v, read %v", id, copied[id], v)
+		}
+	}
+	for id, v := range copied {
+		if _, ok := read[id]; !ok {
+			fmt.Fprintf(&d, "\n%v: copy %v, not read", id, v)
+		}
+	}
+	return d.String()
 }

@@ -15,7 +15,7 @@ import (
 const (
 	eventsRetry = "2000" // ms: how long EventSource waits before it reconnects
 	feedPage    = 500    // changes of the feed read at once
-	streamChunk = 32 << 10
+	streamChunk = 64 << 10
 )
 
 // heartbeatEvery is how often an idle stream sends a comment, so that
@@ -87,21 +87,15 @@ func (s *server) follow(r *http.Request, out *eventWriter, st *stream, pos *Chan
 			return
 		}
 		var closed bool
-		items, stale, closed = s.events.take(st, items[:0], streamChunk)
+		items, stale, closed = s.events.take(st, items[:0])
 		switch {
 		case closed:
 			return
 		case len(items) > 0:
-			for _, it := range items {
-				if compareKeys(it.key, *pos) > 0 {
-					out.buf = append(appendID(out.buf, it.id()), it.text...)
-					*pos = it.id()
-				}
-			}
-			clear(items) // the texts may go
-			if out.flush() != nil {
+			if s.writeItems(out, st, items, pos) != nil {
 				return
 			}
+			clear(items) // the texts may go
 			continue
 		case stale:
 			continue
@@ -123,6 +117,30 @@ func (s *server) follow(r *http.Request, out *eventWriter, st *stream, pos *Chan
 			return
 		}
 	}
+}
+
+// writeItems writes the events that st took from the hub, streamChunk
+// bytes at a time, and moves pos.
+func (s *server) writeItems(out *eventWriter, st *stream, items []item, pos *ChangeCursor) error {
+	from := 0
+	for i, it := range items {
+		if compareKeys(it.key, *pos) > 0 {
+			out.buf = append(appendID(out.buf, it.id()), it.text.b...)
+			*pos = it.id()
+		}
+		if len(out.buf) >= streamChunk || i == len(items)-1 {
+			err := out.flush()
+			if err != nil {
+				i = len(items) - 1 // what is left is given up on as well
+			}
+			s.events.written(st, items[from:i+1])
+			if err != nil {
+				return err
+			}
+			from = i + 1
+		}
+	}
+	return nil
 }
 
 // catchUp writes the feed of st's user after pos until it has caught up
@@ -211,9 +229,17 @@ type eventWriter struct {
 	buf []byte
 }
 
-// flush sends what was gathered, each piece under a fresh write deadline.
+// flush sends what was gathered: as one write, under one write deadline, up
+// to a chunk of events (see writeItems), else in pieces.
 func (e *eventWriter) flush() error {
-	err := writePieces(e.w, e.rc, e.buf)
+	var err error
+	if len(e.buf) <= streamChunk+maxTodoBytes {
+		if err = e.rc.SetWriteDeadline(time.Now().Add(pieceWriteTimeout)); err == nil || errors.Is(err, http.ErrNotSupported) {
+			_, err = e.w.Write(e.buf)
+		}
+	} else {
+		err = writePieces(e.w, e.rc, e.buf)
+	}
 	if err == nil {
 		err = e.rc.Flush()
 	}
