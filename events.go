@@ -2,15 +2,17 @@ package main
 
 // The hub of the live events (API.md, "Live events"): one goroutine reads
 // what the commits changed (Store.Published), once for every stream, has each
-// change rendered once, and queues it for the streams of the users who may
-// see it; each stream (handlers_events.go) writes its queue at its client's
-// pace. A stream that the hub cannot serve exactly (it joined in the middle,
+// change rendered once, gathers each user's events into one block of text,
+// and queues the block for that user's streams; each stream
+// (handlers_events.go) writes its queue at its client's pace. A stream that the hub cannot serve exactly (it joined in the middle,
 // it was given a list, the range was too large) reads its own user's feed
 // (Store.Changes), then joins again. Nothing here knows of SQL or HTTP.
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -53,7 +55,7 @@ type hub struct {
 	idle    chan struct{} // to run: the last stream is gone
 }
 
-// stream is one client's place at the hub. Its fields below mu are the
+// stream is one client's place at the hub. Its fields below kick are the
 // hub's to guard.
 type stream struct {
 	user int64
@@ -61,9 +63,8 @@ type stream struct {
 	wake chan struct{} // a signal that the stream has something to do
 	kick func()        // makes the stream's write under way fail
 
-	queue   []item
-	bytes   int   // of queue
-	held    int   // bytes of events taken, not yet written
+	queue   []*block
+	events  int   // in queue
 	covered int64 // every change up to this number is sent or queued; reading while it reads its feed
 	stale   bool  // it must read its feed: the hub could not serve it
 	closed  bool  // closed by the hub: slow, or the service stops
@@ -73,42 +74,41 @@ type stream struct {
 // reading is a stream's covered while it reads its own feed.
 const reading = -1
 
-// item is an event queued for a stream.
-type item struct {
-	key  ChangeCursor
-	more bool       // more changes of its number follow for the stream: its id is key, else the number
-	text *eventText // shared by every stream that sees it from the same URL
+// block is the text of the events of one range for one user, as seen from
+// one URL, with their ids: what each of that user's streams there writes.
+type block struct {
+	text []byte
+	keys []ChangeCursor // of its events, in order
+	offs []int          // where each event starts in text
+	refs int            // the streams that hold it (guarded by hub.mu): the budget counts it once
 }
 
-// eventText is an event's text, and the number of streams that hold it (guarded
-// by hub.mu): the hub's budget counts it once, while it is held.
-type eventText struct {
-	b    []byte
-	refs int
-}
-
-// hold counts that one more stream holds t.
-func (h *hub) hold(t *eventText) {
-	if t.refs++; t.refs == 1 {
-		h.waiting += len(t.b)
-	}
-}
-
-// release counts that a stream no longer holds the texts of items.
-func (h *hub) release(items []item) {
-	for _, it := range items {
-		if it.text.refs--; it.text.refs == 0 {
-			h.waiting -= len(it.text.b)
+// after returns the part of b that follows pos, and where its client is
+// after it; nothing when b is all at or before pos.
+func (b *block) after(pos ChangeCursor) ([]byte, ChangeCursor) {
+	for i, key := range b.keys {
+		if compareKeys(key, pos) > 0 {
+			// A block ends a range, which ends at the end of a number.
+			return b.text[b.offs[i]:], ChangeCursor{Seq: b.keys[len(b.keys)-1].Seq, Order: endOfSeq}
 		}
 	}
+	return nil, pos
 }
 
-// id is where the stream's client resumes after the item.
-func (it item) id() ChangeCursor {
-	if it.more {
-		return it.key
+// hold counts that one more stream holds b.
+func (h *hub) hold(b *block) {
+	if b.refs++; b.refs == 1 {
+		h.waiting += len(b.text)
 	}
-	return ChangeCursor{Seq: it.key.Seq, Order: endOfSeq}
+}
+
+// release counts that a stream no longer holds blocks.
+func (h *hub) release(blocks []*block) {
+	for _, b := range blocks {
+		if b.refs--; b.refs == 0 {
+			h.waiting -= len(b.text)
+		}
+	}
 }
 
 func newHub(store *Store, logger *slog.Logger, render func([]byte, string, Change) []byte) *hub {
@@ -151,7 +151,7 @@ func (h *hub) unsubscribe(st *stream) {
 		h.streams[st.user] = list
 	}
 	h.release(st.queue)
-	st.queue, st.bytes = nil, 0
+	st.queue, st.events = nil, 0
 	if h.count--; h.count == 0 {
 		notify(h.idle)
 	}
@@ -172,7 +172,7 @@ func (h *hub) closeAll() {
 func (h *hub) close(st *stream) {
 	st.closed = true
 	h.release(st.queue)
-	st.queue, st.bytes = nil, 0
+	st.queue, st.events = nil, 0
 	st.kick()
 	notify(st.wake)
 }
@@ -184,28 +184,23 @@ func notify(c chan struct{}) {
 	}
 }
 
-// take moves to dst the events queued for st, and tells whether st must
+// take moves to dst the blocks queued for st, and tells whether st must
 // read its feed (once its queue is empty) or is closed. The stream holds
 // what it took until it has written it (written).
-func (h *hub) take(st *stream, dst []item) (items []item, stale, closed bool) {
+func (h *hub) take(st *stream, dst []*block) (blocks []*block, stale, closed bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	dst = append(dst, st.queue...)
-	clear(st.queue) // the texts are the stream's now
-	st.queue = st.queue[:0]
-	st.held += st.bytes
-	st.bytes = 0
+	clear(st.queue) // the blocks are the stream's now
+	st.queue, st.events = st.queue[:0], 0
 	return dst, len(dst) == 0 && st.stale, st.closed
 }
 
-// written tells the hub that st has written items, or given up on them.
-func (h *hub) written(st *stream, items []item) {
+// written tells the hub that a stream has written blocks, or given up on them.
+func (h *hub) written(blocks []*block) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, it := range items {
-		st.held -= len(it.text.b)
-	}
-	h.release(items)
+	h.release(blocks)
 }
 
 // joinNow starts st where the hub is, when it knows: st then has nothing of
@@ -246,11 +241,13 @@ func (h *hub) run() {
 	ctx := context.Background()
 	retry := time.NewTimer(0) // at once: where the hub starts
 	defer retry.Stop()
-	for {
-		select {
-		case <-h.store.Committed():
-		case <-h.idle:
-		case <-retry.C:
+	for more := false; ; {
+		if !more {
+			select {
+			case <-h.store.Committed():
+			case <-h.idle:
+			case <-retry.C:
+			}
 		}
 		h.mu.Lock()
 		if h.count == 0 {
@@ -260,18 +257,20 @@ func (h *hub) run() {
 		}
 		known, pos := h.known, h.pos
 		h.mu.Unlock()
+		more = false
 		var err error
 		if !known {
-			pos, err = h.store.LastSeq(ctx)
-			if err == nil {
+			if pos, err = h.store.LastSeq(ctx); err == nil {
 				h.start(pos)
 				continue
 			}
 		} else {
 			var rg Range
 			if rg, err = h.store.Published(ctx, pos); err == nil {
-				h.publish(rg)
-				time.Sleep(publishEvery)
+				h.publishSafely(rg)
+				if more = rg.To < rg.Latest; !more { // else the rest of a range cut short, at once
+					time.Sleep(publishEvery)
+				}
 				continue
 			}
 		}
@@ -280,6 +279,18 @@ func (h *hub) run() {
 		h.logger.Warn("events: read what was committed", "err", err)
 		retry.Reset(publishRetry)
 	}
+}
+
+// publishSafely publishes rg; a bug in it closes the streams, which resume
+// from their clients' last ids, rather than take the service down.
+func (h *hub) publishSafely(rg Range) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.logger.Error("events: panic in publish: every stream is closed", "panic", p, "stack", string(debug.Stack()))
+			h.closeAll() // publish's own defer has unlocked the hub
+		}
+	}()
+	h.publish(rg)
 }
 
 // start sets where the hub starts: a stream that has read its feed only up
@@ -298,59 +309,88 @@ func (h *hub) start(pos int64) {
 	}
 }
 
-// publish queues the changes of rg for the streams that may see them.
+// publish queues the changes of rg for the streams that may see them: for
+// each user, one block of its events for each URL its streams use.
 func (h *hub) publish(rg Range) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.pos = rg.To
-	var taking []*stream // the streams rg serves
+	users := map[int64][]seenChange{} // the changes each user with a stream rg serves may see
 	for _, list := range h.streams {
 		for _, st := range list {
 			if st.taking = st.takes(rg); st.taking {
-				taking = append(taking, st)
+				users[st.user] = nil
 			}
 		}
 	}
-	if len(taking) == 0 {
-		h.settle(rg)
-		return
-	}
-	type variant struct {
-		base string
-		role Role
-		text *eventText
-	}
-	var texts []variant // of one change: each rendered once
-	for i := range rg.Changes {
-		c := &rg.Changes[i]
-		texts = texts[:0]
+	for i, c := range rg.Changes {
 		for _, r := range c.Readers {
-			for _, st := range h.streams[r.User] {
-				if !st.taking || c.Seq <= st.covered {
-					continue
-				}
-				var text *eventText
-				for _, v := range texts {
-					if v.base == st.base && v.role == r.Role {
-						text = v.text
-					}
-				}
-				if text == nil {
-					seen := *c
-					seen.List.Role = r.Role
-					text = &eventText{b: h.render(nil, st.base, seen)}
-					texts = append(texts, variant{st.base, r.Role, text})
-				}
-				if n := len(st.queue); n > 0 && st.queue[n-1].key.Seq == c.Seq {
-					st.queue[n-1].more = true
-				}
-				st.queue = append(st.queue, item{key: c.key(false), text: text})
-				st.bytes += len(text.b)
-				h.hold(text)
+			if events, ok := users[r.User]; ok {
+				users[r.User] = append(events, seenChange{i, r.Role})
 			}
+		}
+	}
+	texts := map[textKey][]byte{} // each change rendered once for each URL and role
+	// Users who may see the same changes with the same roles share blocks:
+	// by URL and what they see.
+	blocks := map[string]*block{}
+	var key []byte
+	for user, events := range users {
+		key = key[:0]
+		for _, e := range events {
+			key = append(append(binary.AppendUvarint(key, uint64(e.change)), e.role...), 0)
+		}
+		for _, st := range h.streams[user] {
+			if !st.taking || len(events) == 0 {
+				continue
+			}
+			b := blocks[st.base+"\x00"+string(key)]
+			if b == nil {
+				b = h.blockOf(rg, events, st.base, texts)
+				blocks[st.base+"\x00"+string(key)] = b
+			}
+			st.queue = append(st.queue, b)
+			st.events += len(b.keys)
+			h.hold(b)
 		}
 	}
 	h.settle(rg)
+}
+
+// seenChange is a change of a range that a user may see, with its role.
+type seenChange struct {
+	change int // its index in the range
+	role   Role
+}
+
+// textKey is a change of a range, as seen from an URL with a role.
+type textKey struct {
+	change int
+	base   string
+	role   Role
+}
+
+// blockOf is the block of events, as seen from base, of a user who may see
+// events of rg; texts are the changes rendered so far.
+func (h *hub) blockOf(rg Range, events []seenChange, base string, texts map[textKey][]byte) *block {
+	b := &block{}
+	for j, e := range events {
+		c := rg.Changes[e.change]
+		id := ChangeCursor{Seq: c.Seq, Order: endOfSeq}
+		if j+1 < len(events) && rg.Changes[events[j+1].change].Seq == c.Seq {
+			id = c.key(false) // more of its number follow
+		}
+		k := textKey{e.change, base, e.role}
+		text, ok := texts[k]
+		if !ok {
+			c.List.Role = e.role
+			text = h.render(nil, base, c)
+			texts[k] = text
+		}
+		b.keys, b.offs = append(b.keys, c.key(false)), append(b.offs, len(b.text))
+		b.text = append(appendID(b.text, id), text...)
+	}
+	return b
 }
 
 // takes reports whether st can be served from rg: it has had what came
@@ -369,8 +409,8 @@ func (h *hub) settle(rg Range) {
 				continue
 			case !st.taking:
 				st.stale = true
-			case len(st.queue) > maxWaiting: // a client that does not read is not waited for
-				h.logger.Info("events: closed the stream of a client that does not read", "user", st.user, "waiting", len(st.queue))
+			case st.events > maxWaiting: // a client that does not read is not waited for
+				h.logger.Info("events: closed the stream of a client that does not read", "user", st.user, "waiting", st.events)
 				h.close(st)
 				continue
 			default:
@@ -383,17 +423,20 @@ func (h *hub) settle(rg Range) {
 	}
 	for h.waiting > waitingBudget {
 		st := h.fullest()
-		h.logger.Info("events: closed the stream that does not read with the most waiting", "user", st.user, "bytes", st.bytes+st.held)
+		if st == nil { // what is over is being written: a write kicked gives it back
+			break
+		}
+		h.logger.Info("events: closed the stream with the most waiting: the streams' budget is spent", "user", st.user, "events", st.events)
 		h.close(st)
 	}
 }
 
-// fullest is the stream with the most bytes waiting.
+// fullest is the open stream with the most events queued, if any has some.
 func (h *hub) fullest() *stream {
 	var fullest *stream
 	for _, list := range h.streams {
 		for _, st := range list {
-			if fullest == nil || st.bytes+st.held > fullest.bytes+fullest.held {
+			if !st.closed && st.events > 0 && (fullest == nil || st.events > fullest.events) {
 				fullest = st
 			}
 		}

@@ -20,16 +20,16 @@ import (
 	"time"
 )
 
-// block is one block of an event stream, up to its blank line, as an
+// sseBlock is one block of an event stream, up to its blank line, as an
 // EventSource parses it.
-type block struct {
+type sseBlock struct {
 	id, event, data, retry string
 	hasID                  bool
 	comments               []string
 }
 
 // change decodes the block's data as a change of the feed.
-func (b block) change(t *testing.T) changeJSON {
+func (b sseBlock) change(t *testing.T) changeJSON {
 	t.Helper()
 	var ch changeJSON
 	if err := json.Unmarshal([]byte(b.data), &ch); err != nil {
@@ -43,7 +43,7 @@ func (b block) change(t *testing.T) changeJSON {
 type events struct {
 	resp   *http.Response
 	cancel context.CancelFunc
-	blocks chan block
+	blocks chan sseBlock
 	err    error // once blocks is closed
 }
 
@@ -64,7 +64,7 @@ func openEvents(ctx context.Context, base, path string, headers ...string) (*eve
 		cancel()
 		return nil, err
 	}
-	es := &events{resp: resp, cancel: cancel, blocks: make(chan block, 64)}
+	es := &events{resp: resp, cancel: cancel, blocks: make(chan sseBlock, 64)}
 	if resp.StatusCode != http.StatusOK {
 		return es, nil
 	}
@@ -103,7 +103,7 @@ func (es *events) close() {
 func (es *events) read() {
 	defer close(es.blocks)
 	lines := bufio.NewReader(es.resp.Body)
-	var b block
+	var b sseBlock
 	for {
 		line, err := lines.ReadString('\n')
 		if err != nil {
@@ -117,7 +117,7 @@ func (es *events) read() {
 		case "":
 			if line == "" {
 				es.blocks <- b
-				b = block{}
+				b = sseBlock{}
 			} else {
 				b.comments = append(b.comments, value)
 			}
@@ -133,8 +133,8 @@ func (es *events) read() {
 	}
 }
 
-// next returns the next block, waiting at most 10 seconds.
-func (es *events) next(t *testing.T) block {
+// next returns the next sseBlock, waiting at most 10 seconds.
+func (es *events) next(t *testing.T) sseBlock {
 	t.Helper()
 	select {
 	case b, ok := <-es.blocks:
@@ -145,11 +145,11 @@ func (es *events) next(t *testing.T) block {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event for 10 s")
 	}
-	return block{}
+	return sseBlock{}
 }
 
 // nextChange returns the next change event, past comments.
-func (es *events) nextChange(t *testing.T) (block, changeJSON) {
+func (es *events) nextChange(t *testing.T) (sseBlock, changeJSON) {
 	t.Helper()
 	for {
 		b := es.next(t)
@@ -268,7 +268,7 @@ func TestEventsHeartbeat(t *testing.T) {
 	for time.Since(start) < 500*time.Millisecond {
 		b := es.next(t)
 		if len(b.comments) != 1 || b.comments[0] != "ping" || b.event != "" || b.data != "" {
-			t.Fatalf("a block %+v, want the comment ping", b)
+			t.Fatalf("a sseBlock %+v, want the comment ping", b)
 		}
 		pings++
 	}
@@ -485,7 +485,7 @@ func TestEventsSlowConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := &events{resp: resp, cancel: func() {}, blocks: make(chan block, 64)}
+	es := &events{resp: resp, cancel: func() {}, blocks: make(chan sseBlock, 64)}
 	go es.read()
 	seen := map[string]bool{}
 	last := ""
@@ -675,4 +675,110 @@ func differences(copied, read map[float64]map[string]any) string {
 		}
 	}
 	return d.String()
+}
+
+// TestMemoryWithStreams: 1,000 streams open (125 accounts, one list shared
+// with them all), of which 990 do not read, while large todos are written
+// into the list: the service's resident memory stays under 256 MiB.
+func TestMemoryWithStreams(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory multiplies the process's: .ci/run runs this test again without -race")
+	}
+	db := filepath.Join(t.TempDir(), "memory.db")
+	s := mustOpenStore(t, db)
+	ctx := t.Context()
+	account := func(name string) (User, string) {
+		u, err := s.CreateUser(ctx, name, hashPassword(passwordOf(name)), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret := "todo_memory_" + name
+		if _, err := s.CreateToken(ctx, u.ID, false, "memory", secretHash(secret), nil); err != nil {
+			t.Fatal(err)
+		}
+		return u, secret
+	}
+	owner, ownerToken := account("owner")
+	list, err := s.CreateList(ctx, owner.ID, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var readers []string
+	for i := range maxStreams / maxStreamsPerUser {
+		u, token := account(fmt.Sprintf("reader%03d", i))
+		if _, err := s.Share(ctx, owner.ID, list.ID, *u.Name, RoleViewer); err != nil {
+			t.Fatal(err)
+		}
+		readers = append(readers, token)
+	}
+	s.Close()
+	c := startChild(t, db)
+	addr := strings.TrimPrefix(c.base, "http://")
+	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+		return err
+	}}
+	for i := range maxStreams {
+		conn, err := small.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "GET /v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n\r\n", readers[i%len(readers)])
+		if i%100 == 0 { // a reader
+			go io.Copy(io.Discard, conn)
+		}
+		if i%50 == 0 {
+			time.Sleep(20 * time.Millisecond) // not a burst: the service would shed it (503)
+		}
+	}
+	body := fmt.Sprintf(`{"title":"big","list_id":%d,"notes":"%s"}`, list.ID, strings.Repeat("日", maxNotesLen))
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for range 100 {
+				status, b, _, err := c.send("POST", "/v1/todos", body, "Authorization", bearer(ownerToken))
+				if err != nil || status != http.StatusCreated {
+					t.Errorf("writer %d: %d %s %v", w, status, b, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(time.Second) // the last events go out
+	if status, body, _, err := c.send("GET", "/readyz", ""); err != nil || status != http.StatusOK {
+		t.Errorf("/readyz beside them: %d %s %v", status, body, err)
+	}
+	hwm := vmHWM(t, c.cmd.Process.Pid)
+	t.Logf("peak resident memory with %d streams: %d MiB", maxStreams, hwm>>20)
+	if hwm >= 256<<20 {
+		t.Errorf("peak resident memory %d MiB, want under 256", hwm>>20)
+	}
+}
+
+// TestHubSurvivesAPanic: a bug in publishing closes the streams (their
+// clients resume from their last ids) and leaves the service up.
+func TestHubSurvivesAPanic(t *testing.T) {
+	logs := &syncBuffer{}
+	store := mustOpenStore(t, filepath.Join(t.TempDir(), "todo.db"))
+	h := newHub(store, slog.New(slog.NewJSONHandler(logs, nil)), func([]byte, string, Change) []byte { panic("a bug") })
+	kicked := false
+	st, err := h.subscribe(BuiltinUser, "http://localhost", func() { kicked = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.unsubscribe(st)
+	if !h.caughtUp(st, 1) { // the sequence starts at 1, where the hub starts
+		t.Fatal("not caught up at 1")
+	}
+	h.publishSafely(Range{From: 1, To: 2, Latest: 2, Whole: true,
+		Changes: []Change{{Seq: 2, Kind: "todo", Readers: []Reader{{User: BuiltinUser, Role: RoleOwner}}}}})
+	h.mu.Lock()
+	closed := st.closed
+	h.mu.Unlock()
+	if !closed || !kicked || !strings.Contains(logs.String(), "panic in publish") {
+		t.Errorf("closed %v, kicked %v, log %s", closed, kicked, logs)
+	}
 }

@@ -13,9 +13,9 @@ import (
 )
 
 const (
-	eventsRetry = "2000" // ms: how long EventSource waits before it reconnects
-	feedPage    = 500    // changes of the feed read at once
-	streamChunk = 64 << 10
+	eventsRetry = "2000"   // ms: how long EventSource waits before it reconnects
+	feedPage    = 500      // changes of the feed read at once
+	streamChunk = 32 << 10 // a piece of a stream written under one deadline: 30 s at about 1 KB/s
 )
 
 // heartbeatEvery is how often an idle stream sends a comment, so that
@@ -81,21 +81,21 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 func (s *server) follow(r *http.Request, out *eventWriter, st *stream, pos *ChangeCursor, stale bool) {
 	heartbeat := time.NewTicker(heartbeatEvery)
 	defer heartbeat.Stop()
-	var items []item
+	var blocks []*block
 	for {
 		if stale && !s.catchUp(r, out, st, pos) {
 			return
 		}
 		var closed bool
-		items, stale, closed = s.events.take(st, items[:0])
+		blocks, stale, closed = s.events.take(st, blocks[:0])
 		switch {
 		case closed:
 			return
-		case len(items) > 0:
-			if s.writeItems(out, st, items, pos) != nil {
+		case len(blocks) > 0:
+			if s.writeBlocks(out, blocks, pos) != nil {
 				return
 			}
-			clear(items) // the texts may go
+			clear(blocks) // they may go
 			continue
 		case stale:
 			continue
@@ -119,28 +119,19 @@ func (s *server) follow(r *http.Request, out *eventWriter, st *stream, pos *Chan
 	}
 }
 
-// writeItems writes the events that st took from the hub, streamChunk
-// bytes at a time, and moves pos.
-func (s *server) writeItems(out *eventWriter, st *stream, items []item, pos *ChangeCursor) error {
-	from := 0
-	for i, it := range items {
-		if compareKeys(it.key, *pos) > 0 {
-			out.buf = append(appendID(out.buf, it.id()), it.text.b...)
-			*pos = it.id()
-		}
-		if len(out.buf) >= streamChunk || i == len(items)-1 {
-			err := out.flush()
-			if err != nil {
-				i = len(items) - 1 // what is left is given up on as well
-			}
-			s.events.written(st, items[from:i+1])
-			if err != nil {
+// writeBlocks writes what the blocks that the stream took from the hub hold
+// after pos, and moves pos.
+func (s *server) writeBlocks(out *eventWriter, blocks []*block, pos *ChangeCursor) error {
+	defer s.events.written(blocks)
+	for _, b := range blocks {
+		var text []byte
+		if text, *pos = b.after(*pos); len(text) > 0 {
+			if err := writeIn(out.w, out.rc, text, streamChunk); err != nil {
 				return err
 			}
-			from = i + 1
 		}
 	}
-	return nil
+	return out.rc.Flush()
 }
 
 // catchUp writes the feed of st's user after pos until it has caught up
@@ -229,23 +220,15 @@ type eventWriter struct {
 	buf []byte
 }
 
-// flush sends what was gathered: as one write, under one write deadline, up
-// to a chunk of events (see writeItems), else in pieces.
+// flush sends what was gathered, and all of it.
 func (e *eventWriter) flush() error {
-	var err error
-	if len(e.buf) <= streamChunk+maxTodoBytes {
-		if err = e.rc.SetWriteDeadline(time.Now().Add(pieceWriteTimeout)); err == nil || errors.Is(err, http.ErrNotSupported) {
-			_, err = e.w.Write(e.buf)
-		}
-	} else {
-		err = writePieces(e.w, e.rc, e.buf)
-	}
-	if err == nil {
-		err = e.rc.Flush()
-	}
+	err := writePieces(e.w, e.rc, e.buf)
 	e.buf = e.buf[:0]
-	if cap(e.buf) > 2*streamChunk { // a page of the feed: not kept for the stream's life
+	if cap(e.buf) > maxPageBytes { // a page of the feed: not kept for the stream's life
 		e.buf = nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return e.rc.Flush()
 }

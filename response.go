@@ -119,12 +119,17 @@ func writePage(w http.ResponseWriter, body []byte, next string) {
 // write deadline of pieceWriteTimeout: a client that reads 1 KB a second
 // takes 16 s a piece and gets everything; one that stops reading is cut off.
 func writePieces(w http.ResponseWriter, rc *http.ResponseController, data []byte) error {
+	return writeIn(w, rc, data, writePiece)
+}
+
+// writeIn is writePieces with pieces of size bytes.
+func writeIn(w http.ResponseWriter, rc *http.ResponseController, data []byte, size int) error {
 	for len(data) > 0 {
 		err := rc.SetWriteDeadline(time.Now().Add(pieceWriteTimeout))
 		if err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
-		piece := min(len(data), writePiece)
+		piece := min(len(data), size)
 		if _, err := w.Write(data[:piece]); err != nil {
 			return err
 		}

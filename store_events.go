@@ -12,8 +12,8 @@ import (
 	"slices"
 )
 
-// maxPublished bounds a Published range: past this many changes, or
-// maxPageBytes of todos, each stream reads its own feed instead.
+// maxPublished bounds a Published range: it ends, at the end of a number,
+// before this many changes, or maxPageBytes of todos.
 const maxPublished = 1_000
 
 // Reader is a user who may see a change, and its role on the change's list.
@@ -37,6 +37,7 @@ func (s *Store) signalCommit() {
 // Range is what the commits after the number From, up to To, changed.
 type Range struct {
 	From, To int64
+	Latest   int64 // the last number committed when it was read: past To, more is to read
 	// Changes are in the feed's order (number, then tombstones, lists and
 	// todos, by id), each with its Readers, and the latest state of each
 	// object; a list's Role is each reader's own.
@@ -44,8 +45,8 @@ type Range struct {
 	// Granted are the users given a list, or a new role on one, in the
 	// range: their feed holds more than Changes (every todo of the list).
 	Granted map[int64]bool
-	// Whole is false when the range was larger than maxPublished: Changes
-	// and Granted are then empty, and every stream reads its own feed.
+	// Whole is false when one number changed more than a range holds:
+	// Changes and Granted are then empty, and every stream reads its own feed.
 	Whole bool
 }
 
@@ -61,7 +62,7 @@ func (s *Store) LastSeq(ctx context.Context) (int64, error) {
 // Published returns what was committed after the number from, for every
 // user at once, as one snapshot.
 func (s *Store) Published(ctx context.Context, from int64) (Range, error) {
-	rg := Range{From: from, To: from, Whole: true}
+	rg := Range{From: from, To: from, Latest: from, Whole: true}
 	err := s.withReader(ctx, func(conn *sql.Conn) error {
 		ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 		defer cancel()
@@ -70,12 +71,13 @@ func (s *Store) Published(ctx context.Context, from int64) (Range, error) {
 			return s.dbError(ctx, "published", err)
 		}
 		defer tx.Rollback()
-		if err := tx.QueryRowContext(ctx, "SELECT value FROM sequence").Scan(&rg.To); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT value FROM sequence").Scan(&rg.Latest); err != nil {
 			return s.dbError(ctx, "published", err)
 		}
-		if rg.To <= from {
+		if rg.Latest <= from {
 			return nil
 		}
+		rg.To = rg.Latest
 		if err := rg.read(ctx, tx); err != nil {
 			return s.dbError(ctx, "published", err)
 		}
@@ -85,9 +87,9 @@ func (s *Store) Published(ctx context.Context, from int64) (Range, error) {
 }
 
 // read reads the range's changes, their readers and the users granted a
-// list, in tx.
+// list, in tx. A range ends early, at the end of a number, past
+// maxPublished changes or maxPageBytes of todos: To is then before Latest.
 func (rg *Range) read(ctx context.Context, tx *sql.Tx) error {
-	bytes := 0
 	for _, q := range []feedQuery{
 		{order: 0, sql: "SELECT seq, id, list_id, kind FROM tombstones WHERE seq > ? ORDER BY seq"},
 		{order: 1, sql: `SELECT l.seq, l.id, l.id, l.id, l.title, l.is_default, u.name, 'owner', l.created_at, l.updated_at, l.version
@@ -95,24 +97,35 @@ func (rg *Range) read(ctx context.Context, tx *sql.Tx) error {
 		{order: 2, sql: "SELECT seq, id, list_id, id, version, list_id, json FROM todos WHERE seq > ? ORDER BY seq, id"},
 	} {
 		q.args = []any{rg.From}
-		src, err := readSource(ctx, tx, q, maxPublished-len(rg.Changes))
+		src, err := readSource(ctx, tx, q, maxPublished)
 		if err != nil {
 			return err
 		}
-		for _, c := range src.rows {
-			bytes += len(c.Todo.Members)
-		}
-		if src.more || bytes > maxPageBytes {
-			*rg = Range{From: rg.From, To: rg.To}
-			return nil
+		if src.more { // the changes of its last number may go on past what it read
+			rg.To = min(rg.To, src.rows[len(src.rows)-1].Seq-1)
 		}
 		rg.Changes = append(rg.Changes, src.rows...)
 	}
 	slices.SortFunc(rg.Changes, func(a, b Change) int { return compareKeys(a.key(false), b.key(false)) })
+	bytes := 0
+	for i, c := range rg.Changes {
+		if bytes += len(c.Todo.Members); c.Seq > rg.To || i == maxPublished || bytes > maxPageBytes {
+			rg.To = min(rg.To, c.Seq-1)
+			rg.Changes = rg.Changes[:i]
+			break
+		}
+	}
+	if rg.To <= rg.From { // one number alone is more than a range holds
+		*rg = Range{From: rg.From, To: rg.Latest, Latest: rg.Latest}
+		return nil
+	}
+	for len(rg.Changes) > 0 && rg.Changes[len(rg.Changes)-1].Seq > rg.To {
+		rg.Changes = rg.Changes[:len(rg.Changes)-1]
+	}
 	if err := rg.readReaders(ctx, tx); err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT user_id FROM members WHERE seq > ?", rg.From)
+	rows, err := tx.QueryContext(ctx, "SELECT user_id FROM members WHERE seq > ? AND seq <= ?", rg.From, rg.To)
 	if err != nil {
 		return err
 	}
