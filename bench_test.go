@@ -188,30 +188,7 @@ func BenchmarkCreateWithStreams(b *testing.B) {
 func benchCreateWithStreams(b *testing.B, streams int) {
 	ctx := b.Context()
 	store := mustOpenStore(b, filepath.Join(b.TempDir(), "bench.db"))
-	account := func(name string) (User, string) {
-		u, err := store.CreateUser(ctx, name, hashPassword(passwordOf(name)), false)
-		if err != nil {
-			b.Fatal(err)
-		}
-		secret := "todo_bench_" + name
-		if _, err := store.CreateToken(ctx, u.ID, false, "bench", secretHash(secret), nil); err != nil {
-			b.Fatal(err)
-		}
-		return u, secret
-	}
-	owner, ownerToken := account("owner")
-	list, err := store.CreateList(ctx, owner.ID, "shared")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var readers []string
-	for i := range (streams + maxStreamsPerUser - 1) / maxStreamsPerUser {
-		u, token := account(fmt.Sprintf("reader%02d", i))
-		if _, err := store.Share(ctx, owner.ID, list.ID, *u.Name, RoleViewer); err != nil {
-			b.Fatal(err)
-		}
-		readers = append(readers, token)
-	}
+	ownerToken, list, readers := sharedList(b, store, (streams+maxStreamsPerUser-1)/maxStreamsPerUser)
 	srv := httptest.NewServer(newServer(slog.New(slog.NewTextHandler(io.Discard, nil)), store, config{}))
 	defer srv.Close()
 
@@ -247,7 +224,7 @@ func benchCreateWithStreams(b *testing.B, streams int) {
 	}
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	body := fmt.Sprintf(`{"title":"a benchmark todo with a title about as long as the harness's","list_id":%d}`, list.ID)
+	body := fmt.Sprintf(`{"title":"a benchmark todo with a title about as long as the harness's","list_id":%d}`, list)
 	b.SetParallelism(25) // 50 at once on 2 CPUs, as the harness's wrk
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

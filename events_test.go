@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -686,31 +687,7 @@ func TestMemoryWithStreams(t *testing.T) {
 	}
 	db := filepath.Join(t.TempDir(), "memory.db")
 	s := mustOpenStore(t, db)
-	ctx := t.Context()
-	account := func(name string) (User, string) {
-		u, err := s.CreateUser(ctx, name, hashPassword(passwordOf(name)), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret := "todo_memory_" + name
-		if _, err := s.CreateToken(ctx, u.ID, false, "memory", secretHash(secret), nil); err != nil {
-			t.Fatal(err)
-		}
-		return u, secret
-	}
-	owner, ownerToken := account("owner")
-	list, err := s.CreateList(ctx, owner.ID, "shared")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var readers []string
-	for i := range maxStreams / maxStreamsPerUser {
-		u, token := account(fmt.Sprintf("reader%03d", i))
-		if _, err := s.Share(ctx, owner.ID, list.ID, *u.Name, RoleViewer); err != nil {
-			t.Fatal(err)
-		}
-		readers = append(readers, token)
-	}
+	ownerToken, list, readers := sharedList(t, s, maxStreams/maxStreamsPerUser)
 	s.Close()
 	c := startChild(t, db)
 	addr := strings.TrimPrefix(c.base, "http://")
@@ -733,7 +710,7 @@ func TestMemoryWithStreams(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // not a burst: the service would shed it (503)
 		}
 	}
-	body := fmt.Sprintf(`{"title":"big","list_id":%d,"notes":"%s"}`, list.ID, strings.Repeat("日", maxNotesLen))
+	body := fmt.Sprintf(`{"title":"big","list_id":%d,"notes":"%s"}`, list, strings.Repeat("日", maxNotesLen))
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
@@ -780,5 +757,35 @@ func TestHubSurvivesAPanic(t *testing.T) {
 	h.mu.Unlock()
 	if !closed || !kicked || !strings.Contains(logs.String(), "panic in publish") {
 		t.Errorf("closed %v, kicked %v, log %s", closed, kicked, logs)
+	}
+}
+
+// TestEventsOnlyAfterCommit: a change inside a transaction that has not
+// committed is not sent, even when the hub reads meanwhile; once it
+// commits, it is.
+func TestEventsOnlyAfterCommit(t *testing.T) {
+	ts := newTestServer(t, config{})
+	es := mustOpenEvents(t, ts.URL, "/v1/events")
+	inserted, commit := make(chan struct{}), make(chan struct{})
+	go ts.store.writeTx(t.Context(), func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		seq, err := ts.store.nextSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
+		td := Todo{Title: "not yet", ListID: 1}
+		td.stamp(nil, now)
+		if _, err := insertTodo(ctx, tx, td, seq); err != nil {
+			return err
+		}
+		close(inserted)
+		<-commit
+		return nil
+	})
+	<-inserted
+	ts.store.signalCommit() // the hub reads now: what it reads must not hold the todo
+	es.quiet(t)
+	close(commit)
+	if _, ch := es.nextChange(t); ch.Todo["title"] != "not yet" {
+		t.Errorf("after the commit: %+v", ch)
 	}
 }

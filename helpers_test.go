@@ -380,3 +380,35 @@ func (r result) decodeJSON(t *testing.T, v any) {
 		t.Fatalf("%s: %v", r.body, err)
 	}
 }
+
+// sharedList makes, in s, an account "owner" with a list shared with n
+// accounts as viewers, and a token of each, made in the store: the owner's,
+// the list's id and the viewers' tokens.
+func sharedList(tb testing.TB, s *Store, n int) (owner string, list int64, viewers []string) {
+	tb.Helper()
+	ctx := tb.Context()
+	account := func(name string) (User, string) {
+		u, err := s.CreateUser(ctx, name, hashPassword(passwordOf(name)), false)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		secret := "todo_test_" + name
+		if _, err := s.CreateToken(ctx, u.ID, false, "test", secretHash(secret), nil); err != nil {
+			tb.Fatal(err)
+		}
+		return u, secret
+	}
+	u, owner := account("owner")
+	l, err := s.CreateList(ctx, u.ID, "shared")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range n {
+		v, token := account(fmt.Sprintf("viewer%03d", i))
+		if _, err := s.Share(ctx, u.ID, l.ID, *v.Name, RoleViewer); err != nil {
+			tb.Fatal(err)
+		}
+		viewers = append(viewers, token)
+	}
+	return owner, l.ID, viewers
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -271,5 +272,51 @@ func TestPruneChanges(t *testing.T) {
 			t.Fatal("the change log was not pruned at start")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestChangeLogCost: the change log adds to a write at most one insert (a
+// tombstone, for a delete or a move), and to a batch one update (the
+// sequence), counted by SQLite's total_changes on the writer's connection.
+func TestChangeLogCost(t *testing.T) {
+	ts := newTestServer(t, config{})
+	changes := func() int64 {
+		var n int64
+		if err := ts.store.writeDB.QueryRowContext(t.Context(), "SELECT total_changes()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var list listJSON
+	ts.do(t, "POST", "/v1/lists", `{"title":"other"}`).want(t, http.StatusCreated).decodeJSON(t, &list)
+	for _, w := range []struct {
+		name                 string
+		method, path, body   string
+		status               int
+		rows, withoutChanges int64
+	}{
+		{"create", "POST", "/v1/todos", `{"title":"a"}`, http.StatusCreated, 2, 1},
+		{"patch", "PATCH", "/v1/todos/1", `{"completed":true}`, http.StatusOK, 2, 1},
+		{"move", "PATCH", "/v1/todos/1", fmt.Sprintf(`{"list_id":%d}`, list.ID), http.StatusOK, 3, 1},
+		{"delete", "DELETE", "/v1/todos/1", "", http.StatusNoContent, 3, 1},
+	} {
+		before := changes()
+		ts.do(t, w.method, w.path, w.body).want(t, w.status)
+		if got := changes() - before; got != w.rows {
+			t.Errorf("a %s changed %d rows, want %d: %d of its own, the change log's insert, the sequence", w.name, got, w.rows, w.withoutChanges)
+		}
+	}
+	// Ten creates in one batch: ten inserts, one update of the sequence.
+	before := changes()
+	release := holdWriter(t, ts.store)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() { ts.do(t, "POST", "/v1/todos", `{"title":"b"}`).want(t, http.StatusCreated) })
+	}
+	waitQueued(t, ts.store, 10)
+	release()
+	wg.Wait()
+	if got := changes() - before; got != 11 {
+		t.Errorf("a batch of ten creates changed %d rows, want 11", got)
 	}
 }
