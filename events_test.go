@@ -244,6 +244,9 @@ func TestEvents(t *testing.T) {
 		t.Errorf("after the full sync: %+v", ch)
 	}
 
+	if head := ts.do(t, "HEAD", "/v1/events", "").want(t, http.StatusOK); head.header.Get("Content-Type") != "text/event-stream" {
+		t.Errorf("HEAD: %v", head.header)
+	}
 	for _, bad := range [][]string{{"/v1/events", "Last-Event-ID", "abc"}, {"/v1/events?since=x"}, {"/v1/events?other=1"}, {"/v1/events?since=1&since=2"}} {
 		ts.do(t, "GET", bad[0], "", bad[1:]...).problem(t, http.StatusBadRequest)
 	}

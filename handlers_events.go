@@ -39,6 +39,12 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	if r.Method == http.MethodHead { // what a stream would start with, and no stream
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	rc := http.NewResponseController(w)
 	// net.Conn's methods may be called from any goroutine: the hub kicks a
 	// slow stream by making its write fail at once.
@@ -48,7 +54,7 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.events.unsubscribe(st)
-	stale := true // the stream starts with its feed, but from now where the hub is
+	stale := true // the stream reads its feed after pos first; started now where the hub is, it need not
 	if pos == nil {
 		seq, ok := s.events.joinNow(st)
 		if !ok {
@@ -64,8 +70,6 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
 	w.WriteHeader(http.StatusOK)
 	out := &eventWriter{w: w, rc: rc, buf: []byte("retry: " + eventsRetry + "\n\n")}
