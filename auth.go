@@ -82,6 +82,9 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 
 // needsNoCaller reports whether r's route finds no caller in authenticate.
 func needsNoCaller(r *http.Request) bool {
+	if isPagePath(r.URL.Path) {
+		return true
+	}
 	switch r.URL.Path {
 	case "/healthz", "/readyz", "/v1/session":
 		return true

@@ -83,6 +83,10 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /v1/tokens/{id}", s.deleteToken)
 	mux.HandleFunc("POST /v1/session", s.createSession)
 	mux.HandleFunc("DELETE /v1/session", s.deleteSession)
+	mux.HandleFunc("GET /{$}", s.page)
+	for path := range pageAssets {
+		mux.HandleFunc("GET "+path, s.pageAsset)
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 }

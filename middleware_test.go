@@ -111,7 +111,7 @@ func TestRequestIDAndLog(t *testing.T) {
 
 func TestMuxErrorsAreProblems(t *testing.T) {
 	ts := newTestServer(t, config{})
-	for _, path := range []string{"/", "/v1", "/v1/todos/", "/v1/todos/1/x", "/v2/todos"} {
+	for _, path := range []string{"/nothing", "/v1", "/v1/todos/", "/v1/todos/1/x", "/v2/todos"} { // "/" is the web page
 		ts.do(t, "GET", path, "").problem(t, http.StatusNotFound)
 	}
 	for _, tt := range []struct{ method, path, allow string }{
