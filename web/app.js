@@ -445,5 +445,7 @@ $('member-form').addEventListener('submit', async e => {
   }
 })
 
+// A reload shows the default list, as a sign-in does.
+history.replaceState(null, '', location.pathname)
 if (mode === 'token' && !sessionStorage.getItem('todo-token')) showSignIn()
 else start()

@@ -288,6 +288,10 @@ test('accounts: sign-in, sign-out, two people sharing a list live, accessible, s
   await role(bob, 'heading', 'Inbox').waitFor()
   await role(bob, 'link', 'Groceries').click()
   await role(bob, 'heading', 'Groceries').waitFor()
+  await bob.reload()
+  await role(bob, 'heading', 'Inbox').waitFor() // a reload shows the default list
+  await role(bob, 'link', 'Groceries').click()
+  await role(bob, 'heading', 'Groceries').waitFor()
   assert.equal(await role(bob, 'button', 'Share').isVisible(), false) // an editor
   assert.equal(await role(bob, 'button', 'Delete list').isVisible(), false)
 
