@@ -39,7 +39,7 @@ type hub struct {
 	mu      sync.Mutex
 	streams map[int64][]*stream // by user
 	count   int
-	waiting int  // bytes of the texts that streams hold: queued, or taken and not yet written
+	waiting int  // bytes of the blocks that streams hold: queued, or taken and not yet written
 	running bool // the goroutine of run
 	known   bool // pos is where the goroutine is
 	pos     int64
@@ -69,7 +69,8 @@ func newHub(store *Store, logger *slog.Logger, render func([]byte, string, Chang
 	return &hub{store: store, logger: logger, render: render, streams: map[int64][]*stream{}, idle: make(chan struct{}, 1)}
 }
 
-// subscribe gives user a stream, which starts by reading its feed.
+// subscribe gives user a stream. It reads its feed first (readFeed, caughtUp),
+// unless it starts where the hub is (joinNow).
 func (h *hub) subscribe(user int64, base string, kick func()) (*stream, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
