@@ -87,6 +87,15 @@ async function todoTitles (page) {
   assert.fail('the todos were never still')
 }
 
+// addTodo adds a todo on page, by Enter or with the Add button, and waits
+// until the page seen (page, or another person's) shows it.
+async function addTodo (page, title, { button = false, seen = page } = {}) {
+  await role(page, 'textbox', 'New todo').fill(title)
+  if (button) await role(page, 'button', 'Add').click()
+  else await role(page, 'textbox', 'New todo').press('Enter')
+  await role(seen, 'checkbox', title).waitFor()
+}
+
 async function signIn (page, name, password) {
   await role(page, 'textbox', 'Name').fill(name)
   await role(page, 'textbox', 'Password').fill(password) // a password field has the textbox role
@@ -109,15 +118,9 @@ test('the open mode: todos and lists, by pointer', async () => {
   assert.equal(await role(page, 'button', 'Sign out').count(), 0)
 
   // Adding: Enter and the Add button, each at the end of the list.
-  await role(page, 'textbox', 'New todo').fill('milk')
-  await role(page, 'textbox', 'New todo').press('Enter')
-  await role(page, 'checkbox', 'milk').waitFor()
-  await role(page, 'textbox', 'New todo').fill('bread')
-  await role(page, 'button', 'Add').click()
-  await role(page, 'checkbox', 'bread').waitFor()
-  await role(page, 'textbox', 'New todo').fill('eggs')
-  await role(page, 'button', 'Add').click()
-  await role(page, 'checkbox', 'eggs').waitFor()
+  await addTodo(page, 'milk')
+  await addTodo(page, 'bread', { button: true })
+  await addTodo(page, 'eggs', { button: true })
   assert.deepEqual(await todoTitles(page), ['milk', 'bread', 'eggs'])
   assert.ok(await role(page, 'button', 'Move milk up').isDisabled())
   assert.ok(await role(page, 'button', 'Move eggs down').isDisabled())
@@ -296,19 +299,13 @@ test('accounts: sign-in, sign-out, two people sharing a list live, accessible, s
   assert.equal(await role(bob, 'button', 'Delete list').isVisible(), false)
 
   // Each sees the other's changes without a reload.
-  await role(ann, 'textbox', 'New todo').fill('apples')
-  await role(ann, 'textbox', 'New todo').press('Enter')
-  await role(bob, 'checkbox', 'apples').waitFor()
-  await role(bob, 'textbox', 'New todo').fill('pears')
-  await role(bob, 'button', 'Add').click()
-  await role(ann, 'checkbox', 'pears').waitFor()
+  await addTodo(ann, 'apples', { seen: bob })
+  await addTodo(bob, 'pears', { button: true, seen: ann })
   await role(bob, 'checkbox', 'apples').check()
   await eventually('apples checked on ann\'s page', () => role(ann, 'checkbox', 'apples').isChecked())
 
   // A todo titled with markup is shown as text.
-  await role(ann, 'textbox', 'New todo').fill('<img src=x onerror=alert(1)>')
-  await role(ann, 'textbox', 'New todo').press('Enter')
-  await role(bob, 'checkbox', '<img src=x onerror=alert(1)>').waitFor()
+  await addTodo(ann, '<img src=x onerror=alert(1)>', { seen: bob })
   assert.equal(await bob.getByRole('img').count(), 0)
 
   // Axe on the signed-in page (its own CSP allows no injected script:
@@ -404,9 +401,7 @@ test('a dropped connection: the page catches up', async () => {
   const port = new URL(first.base).port
   const page = await open(first)
   await role(page, 'heading', 'Inbox').waitFor()
-  await role(page, 'textbox', 'New todo').fill('before the drop')
-  await role(page, 'textbox', 'New todo').press('Enter')
-  await role(page, 'checkbox', 'before the drop').waitFor()
+  await addTodo(page, 'before the drop')
 
   // The service stops (its streams end), and comes back on the same address.
   first.child.kill('SIGTERM')
