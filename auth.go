@@ -183,6 +183,7 @@ func (s *server) signIn(r *http.Request, name, password string) (User, error) {
 	}
 	if !passwordMatches(hash, password) || !found {
 		s.guesses.fail(time.Now(), keys...)
+		s.metrics.failures.Add(1)
 		return User{}, Errorf(EUNAUTHORIZED, "the name or the password is wrong")
 	}
 	return u, nil

@@ -112,6 +112,13 @@ func (h *hub) unsubscribe(st *stream) {
 	}
 }
 
+// open is the number of streams open.
+func (h *hub) open() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.count
+}
+
 // closeAll closes every stream: the service stops.
 func (h *hub) closeAll() {
 	h.mu.Lock()

@@ -33,6 +33,7 @@ type server struct {
 	guesses  guessLimiter  // failed sign-ins
 	hashing  chan struct{} // a turn to check a password: see takeTurn
 	events   *hub          // the live events' streams
+	metrics  httpMetrics
 
 	handler http.Handler // the routes behind the middleware
 }
@@ -87,6 +88,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	for path := range pageAssets {
 		mux.HandleFunc("GET "+path, s.pageAsset)
 	}
+	mux.HandleFunc("GET /metrics", s.metricsHandler)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 }

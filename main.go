@@ -58,6 +58,7 @@ type config struct {
 	logFormat   string
 	logLevel    slog.Level
 	retention   time.Duration // how long the change log keeps deletions
+	metricsAddr string        // a listener of /metrics alone, without credentials
 }
 
 // run is the whole program: it serves until ctx is done, then stops
@@ -97,6 +98,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	logger.Info("started", "addr", ln.Addr().String(), "db", cfg.db, "max_connections", ln.limit)
 
+	stopMetrics, err := serveMetrics(cfg.metricsAddr, service, logger, stdout)
+	if err != nil {
+		return errors.Join(err, ln.Close(), store.Close())
+	}
+	defer stopMetrics() // what is left to scrape goes with the process
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -117,6 +123,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// serveMetrics serves GET /metrics alone, without credentials, on addr (if
+// any): for a scraper on a private network. stop closes it.
+func serveMetrics(addr string, service *server, logger *slog.Logger, stdout io.Writer) (stop func() error, err error) {
+	if addr == "" {
+		return func() error { return nil }, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { service.writeMetrics(w) })
+	srv := newHTTPServer(mux, logger)
+	fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", ln.Addr())
+	go srv.Serve(ln) // ends with Close
+	return srv.Close, nil
 }
 
 // checkMode refuses to start in a mode that the configuration contradicts
@@ -196,6 +220,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&baseURL, "base-url", env("TODO_BASE_URL", ""), "public base URL for url, Location and Link (TODO_BASE_URL)")
 	fs.StringVar(&cfg.logFormat, "log-format", env("TODO_LOG_FORMAT", "text"), "text or json (TODO_LOG_FORMAT)")
 	fs.StringVar(&level, "log-level", env("TODO_LOG_LEVEL", "info"), "debug, info, warn or error (TODO_LOG_LEVEL)")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", env("TODO_METRICS_ADDR", ""), "a second listen address that serves only /metrics, without credentials (TODO_METRICS_ADDR)")
 	fs.StringVar(&retention, "change-retention", env("TODO_CHANGE_RETENTION", "720h"), "how long the change log keeps deletions, a Go duration (TODO_CHANGE_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

@@ -76,7 +76,9 @@ func (s *server) observe(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
 
+		s.metrics.inFlight.Add(1)
 		defer func() {
+			s.metrics.inFlight.Add(-1)
 			p := recover()
 			if p != nil && p != http.ErrAbortHandler {
 				info.logger().Error("panic", "panic", p, "stack", string(debug.Stack()))
@@ -97,6 +99,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 				slog.String("method", r.Method), slog.String("route", r.Pattern),
 				slog.String("path", r.URL.Path), slog.Int("status", status),
 				slog.Int64("bytes", rec.bytes), slog.Duration("duration", time.Since(start)))
+			s.metrics.observe(r, status, time.Since(start))
 			if p != nil { // the response was under way: abort it so the client sees it broken
 				panic(http.ErrAbortHandler)
 			}

@@ -48,6 +48,7 @@ type Store struct {
 	access      roleCache
 	defaults    sync.Map     // user → its default list: see defaultList
 	seqs        seqAllocator // the writer's: see nextSeq
+	stats       storeStats   // for the metrics
 	credentials credentialCache
 	accounts    atomic.Bool   // see HasAccounts
 	slots       chan struct{} // one per request working on the database: see maxInFlight
@@ -85,6 +86,7 @@ func openSharedStore(path string) (*Store, error) {
 // the database's lock.
 func openStore(path string, migrations []migration, lock bool) (*Store, error) {
 	s := &Store{path: path, Timeout: queryTimeout, now: time.Now, cache: todoCache{todos: map[int64]RenderedTodo{}}, slots: make(chan struct{}, maxInFlight), exports: make(chan struct{}, maxExports),
+		stats: storeStats{batchSizes: newHistogram(batchBuckets, 1), commits: newHistogram(secondsBuckets, 1e9)},
 		queue: make(chan writeJob, maxBatch), committed: make(chan struct{}, 1), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	// synchronous=FULL: in WAL mode a commit returns only after the WAL is
 	// fsynced, so a 201 survives a crash of the process or of the machine.

@@ -140,7 +140,10 @@ func (s *Store) DeleteTodos(ctx context.Context, user, list int64, completed *bo
 // cannot read it.
 func (s *Store) FindTodo(ctx context.Context, user, id int64) (RenderedTodo, error) {
 	t, ok, gen := s.cache.get(id)
-	if !ok {
+	if ok {
+		s.stats.cacheHits.Add(1)
+	} else {
+		s.stats.cacheMisses.Add(1)
 		var err error
 		if t, err = s.readTodo(ctx, id); err != nil {
 			return t, err

@@ -204,7 +204,7 @@ func (s *Store) runBatch(ctx context.Context, batch []writeJob) []error {
 	// only after the WAL is fsynced. No write of the batch is answered before
 	// this returns, so an acknowledged write survives a crash of the process
 	// or of the machine; if the commit fails, every write in it fails.
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(tx, len(batch)); err != nil {
 		return failAll(err)
 	}
 	// The commit is in the files SQLite has open; they must still be the
@@ -213,6 +213,18 @@ func (s *Store) runBatch(ctx context.Context, batch []writeJob) []error {
 		return failAll(err)
 	}
 	return errs
+}
+
+// commit commits the batch of n writes in tx, and counts it.
+func (s *Store) commit(tx *sql.Tx, n int) error {
+	start := time.Now()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.stats.commits.observe(time.Since(start).Seconds())
+	s.stats.batches.Add(1)
+	s.stats.batchSizes.observe(float64(n))
+	return nil
 }
 
 // runJob runs one write, and turns a panic in it into that write's error,
