@@ -86,7 +86,7 @@ func needsNoCaller(r *http.Request) bool {
 		return true
 	}
 	switch r.URL.Path {
-	case "/healthz", "/readyz", "/v1/session":
+	case "/healthz", "/readyz", "/v1/session", "/openapi.json":
 		return true
 	case "/v1/tokens":
 		return r.Method == http.MethodPost

@@ -53,9 +53,14 @@ func newServer(logger *slog.Logger, store *Store, cfg config) *server {
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// router is what routes needs of a ServeMux (and a test of the table, of it).
+type router interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
 // routes is the API's table of contents. ServeMux answers HEAD for every GET,
 // and 404 or 405 (with Allow) for the rest; observe makes those problem JSON.
-func (s *server) routes(mux *http.ServeMux) {
+func (s *server) routes(mux router) {
 	mux.HandleFunc("GET /v1/todos", s.listTodos)
 	mux.HandleFunc("POST /v1/todos", s.createTodo)
 	mux.HandleFunc("DELETE /v1/todos", s.deleteTodos)
@@ -89,6 +94,7 @@ func (s *server) routes(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+path, s.pageAsset)
 	}
 	mux.HandleFunc("GET /metrics", s.metricsHandler)
+	mux.HandleFunc("GET /openapi.json", s.openAPI)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 }
