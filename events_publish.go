@@ -170,10 +170,11 @@ func (h *hub) publish(rg Range) {
 			if !st.taking || len(events) == 0 {
 				continue
 			}
-			b := blocks[st.base+"\x00"+string(key)]
+			k := st.base + "\x00" + string(key)
+			b := blocks[k]
 			if b == nil {
 				b = h.blockOf(rg, events, st.base, texts)
-				blocks[st.base+"\x00"+string(key)] = b
+				blocks[k] = b
 			}
 			st.queue = append(st.queue, b)
 			st.events += len(b.keys)

@@ -69,24 +69,18 @@ func appendChange(b []byte, base string, c Change) []byte {
 
 // parseChangesQuery reads since and limit.
 func parseChangesQuery(r *http.Request) (ChangeCursor, int, error) {
-	var problems []FieldError
 	after, limit := ChangeCursor{Full: true}, defaultChangesLimit
-	for name, vs := range r.URL.Query() {
-		switch {
-		case name != "since" && name != "limit":
-			problems = append(problems, FieldError{name, "is not a parameter of this route"})
-		case len(vs) > 1:
-			problems = append(problems, FieldError{name, "is given more than once"})
-		case name == "limit":
-			n, err := strconv.Atoi(vs[0])
-			if limit = n; err != nil || n < 1 || n > maxChangesLimit {
-				problems = append(problems, FieldError{"limit", fmt.Sprintf("must be an integer from 1 to %d", maxChangesLimit)})
-			}
-		default:
-			var ok bool
-			if after, ok = decodeChangeCursor(vs[0]); !ok {
-				problems = append(problems, FieldError{"since", "is not a sync token; take it from next"})
-			}
+	values, problems := queryParameters(r.URL.RawQuery, "since", "limit")
+	if values.Has("limit") {
+		n, err := strconv.Atoi(values.Get("limit"))
+		if limit = n; err != nil || n < 1 || n > maxChangesLimit {
+			problems = append(problems, FieldError{"limit", fmt.Sprintf("must be an integer from 1 to %d", maxChangesLimit)})
+		}
+	}
+	if values.Has("since") {
+		var ok bool
+		if after, ok = decodeChangeCursor(values.Get("since")); !ok {
+			problems = append(problems, FieldError{"since", "is not a sync token; take it from next"})
 		}
 	}
 	if problems != nil {

@@ -190,24 +190,16 @@ func (s *server) writeFeedPage(r *http.Request, out *eventWriter, base string, u
 // EventSource sends when it reconnects), else after ?since= (a token of the
 // feed), else (nil) now.
 func parseEventsStart(r *http.Request) (*ChangeCursor, error) {
-	var problems []FieldError
-	for name, vs := range r.URL.Query() {
-		switch {
-		case name != "since":
-			problems = append(problems, FieldError{name, "is not a parameter of this route"})
-		case len(vs) > 1:
-			problems = append(problems, FieldError{name, "is given more than once"})
-		}
-	}
+	values, problems := queryParameters(r.URL.RawQuery, "since")
 	if problems != nil {
 		return nil, queryError(problems)
 	}
 	name, token := "Last-Event-ID", r.Header.Get("Last-Event-ID")
 	if token == "" {
-		name, token = "since", r.URL.Query().Get("since")
-		if !r.URL.Query().Has("since") {
+		if !values.Has("since") {
 			return nil, nil
 		}
+		name, token = "since", values.Get("since")
 	}
 	c, ok := decodeChangeCursor(token)
 	if !ok {

@@ -6,6 +6,7 @@ package main
 // only: the route's pattern, never the path; a known method or "other".
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -60,20 +61,20 @@ func (h *histogram) write(w io.Writer, name, labels string) {
 	fmt.Fprintf(w, "%s_sum%s %s\n%s_count%s %d\n", name, labels, strconv.FormatFloat(float64(h.sum.Load())/h.scale, 'g', -1, 64), name, labels, total)
 }
 
-// httpMetrics are the requests' metrics, by route, method and status.
+// httpMetrics are the requests' metrics, by route and method.
 type httpMetrics struct {
-	inFlight  atomic.Int64
-	shed      atomic.Uint64 // answered 503
-	failures  atomic.Uint64 // failed sign-ins
-	requests  sync.Map      // requestKey → *atomic.Uint64
-	durations sync.Map      // routeKey → *histogram
+	inFlight atomic.Int64
+	failures atomic.Uint64 // failed sign-ins
+	routes   sync.Map      // routeKey → *routeMetrics
 }
 
 type routeKey struct{ route, method string }
 
-type requestKey struct {
-	routeKey
-	code int
+// routeMetrics are one route's and method's: what they answered, by status,
+// and how long it took.
+type routeMetrics struct {
+	codes    [600]atomic.Uint64
+	duration *histogram
 }
 
 // routeOf is the route label of r: its pattern without the method, or
@@ -99,20 +100,15 @@ func methodOf(r *http.Request) string {
 
 // observe counts a request answered with status after elapsed.
 func (m *httpMetrics) observe(r *http.Request, status int, elapsed time.Duration) {
-	rk := routeKey{routeOf(r), methodOf(r)}
-	c, ok := m.requests.Load(requestKey{rk, status})
+	key := routeKey{routeOf(r), methodOf(r)}
+	rm, ok := m.routes.Load(key)
 	if !ok {
-		c, _ = m.requests.LoadOrStore(requestKey{rk, status}, new(atomic.Uint64))
+		rm, _ = m.routes.LoadOrStore(key, &routeMetrics{duration: newHistogram(secondsBuckets, 1e9)})
 	}
-	c.(*atomic.Uint64).Add(1)
-	h, ok := m.durations.Load(rk)
-	if !ok {
-		h, _ = m.durations.LoadOrStore(rk, newHistogram(secondsBuckets, 1e9))
+	if status >= 100 && status < 600 { // net/http writes no other
+		rm.(*routeMetrics).codes[status].Add(1)
 	}
-	h.(*histogram).observe(elapsed.Seconds())
-	if status == http.StatusServiceUnavailable {
-		m.shed.Add(1)
-	}
+	rm.(*routeMetrics).duration.observe(elapsed.Seconds())
 }
 
 // family writes the HELP and TYPE lines of a family.
@@ -133,22 +129,27 @@ func (s *server) metricsHandler(w http.ResponseWriter, r *http.Request) {
 func (s *server) writeMetrics(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	var b strings.Builder
-	family(&b, "todo_http_requests_total", "counter", "HTTP requests answered, by route pattern, method and status code.")
-	var lines []string
-	s.metrics.requests.Range(func(k, v any) bool {
-		key := k.(requestKey)
-		lines = append(lines, fmt.Sprintf("todo_http_requests_total{route=%q,method=%q,code=\"%d\"} %d\n", key.route, key.method, key.code, v.(*atomic.Uint64).Load()))
-		return true
+	var keys []routeKey
+	s.metrics.routes.Range(func(k, _ any) bool { keys = append(keys, k.(routeKey)); return true })
+	slices.SortFunc(keys, func(a, b routeKey) int {
+		return cmp.Or(strings.Compare(a.route, b.route), strings.Compare(a.method, b.method))
 	})
-	slices.Sort(lines)
-	b.WriteString(strings.Join(lines, ""))
+	routes := make([]*routeMetrics, len(keys))
+	var shed uint64 // the 503s of every route
+	family(&b, "todo_http_requests_total", "counter", "HTTP requests answered, by route pattern, method and status code.")
+	for i, k := range keys {
+		rm, _ := s.metrics.routes.Load(k)
+		routes[i] = rm.(*routeMetrics)
+		for code := range routes[i].codes {
+			if n := routes[i].codes[code].Load(); n > 0 {
+				fmt.Fprintf(&b, "todo_http_requests_total{route=%q,method=%q,code=\"%d\"} %d\n", k.route, k.method, code, n)
+			}
+		}
+		shed += routes[i].codes[http.StatusServiceUnavailable].Load()
+	}
 	family(&b, "todo_http_request_duration_seconds", "histogram", "Time from a request's arrival to its answer, by route pattern and method.")
-	var routes []routeKey
-	s.metrics.durations.Range(func(k, _ any) bool { routes = append(routes, k.(routeKey)); return true })
-	slices.SortFunc(routes, func(a, b routeKey) int { return strings.Compare(a.route+" "+a.method, b.route+" "+b.method) })
-	for _, rk := range routes {
-		h, _ := s.metrics.durations.Load(rk)
-		h.(*histogram).write(&b, "todo_http_request_duration_seconds", fmt.Sprintf("route=%q,method=%q,", rk.route, rk.method))
+	for i, k := range keys {
+		routes[i].duration.write(&b, "todo_http_request_duration_seconds", fmt.Sprintf("route=%q,method=%q,", k.route, k.method))
 	}
 	st := &s.store.stats
 	for _, c := range []struct {
@@ -156,7 +157,7 @@ func (s *server) writeMetrics(w http.ResponseWriter) {
 		value            float64
 	}{
 		{"todo_http_requests_in_flight", "gauge", "Requests being answered.", float64(s.metrics.inFlight.Load())},
-		{"todo_http_requests_shed_total", "counter", "Requests answered 503: the service at one of its bounds, or the database late.", float64(s.metrics.shed.Load())},
+		{"todo_http_requests_shed_total", "counter", "Requests answered 503: the service at one of its bounds, or the database late.", float64(shed)},
 		{"todo_signin_failures_total", "counter", "Sign-ins with a wrong name or password.", float64(s.metrics.failures.Load())},
 		{"todo_event_streams", "gauge", "Event streams open.", float64(s.events.open())},
 		{"todo_write_batches_total", "counter", "Transactions of the writer: each commits the writes that waited together.", float64(st.batches.Load())},

@@ -79,6 +79,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 		s.metrics.inFlight.Add(1)
 		defer func() {
 			s.metrics.inFlight.Add(-1)
+			elapsed := time.Since(start)
 			p := recover()
 			if p != nil && p != http.ErrAbortHandler {
 				info.logger().Error("panic", "panic", p, "stack", string(debug.Stack()))
@@ -98,8 +99,8 @@ func (s *server) observe(next http.Handler) http.Handler {
 			s.logger.LogAttrs(r.Context(), level, "request", slog.String("request_id", id),
 				slog.String("method", r.Method), slog.String("route", r.Pattern),
 				slog.String("path", r.URL.Path), slog.Int("status", status),
-				slog.Int64("bytes", rec.bytes), slog.Duration("duration", time.Since(start)))
-			s.metrics.observe(r, status, time.Since(start))
+				slog.Int64("bytes", rec.bytes), slog.Duration("duration", elapsed))
+			s.metrics.observe(r, status, elapsed)
 			if p != nil { // the response was under way: abort it so the client sees it broken
 				panic(http.ErrAbortHandler)
 			}

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 //go:embed web
@@ -34,13 +35,28 @@ func isPagePath(path string) bool {
 	return path == "/" || asset
 }
 
-// page serves the page, its mode written into it: open, token or accounts.
+// pages are the page as each mode serves it, its mode written into it; files
+// are its assets. Both are read once from what is embedded.
+var (
+	pages = sync.OnceValue(func() map[string][]byte {
+		html, _ := webFiles.ReadFile("web/index.html") // embedded: it is there
+		pages := map[string][]byte{}
+		for _, mode := range []string{"open", "token", "accounts"} {
+			pages[mode] = bytes.Replace(html, []byte(`data-mode="open"`), []byte(`data-mode="`+mode+`"`), 1)
+		}
+		return pages
+	})
+	files = sync.OnceValue(func() map[string][]byte {
+		files := map[string][]byte{}
+		for path := range pageAssets {
+			files[path], _ = webFiles.ReadFile("web" + path) // embedded: it is there
+		}
+		return files
+	})
+)
+
+// page serves the page of the mode the service is in.
 func (s *server) page(w http.ResponseWriter, r *http.Request) {
-	html, err := webFiles.ReadFile("web/index.html")
-	if err != nil { // it is embedded: it cannot be missing
-		writeError(w, r, err)
-		return
-	}
 	mode := "open"
 	switch {
 	case s.cfg.token != "":
@@ -48,18 +64,12 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 	case s.store.HasAccounts():
 		mode = "accounts"
 	}
-	html = bytes.Replace(html, []byte(`data-mode="open"`), []byte(`data-mode="`+mode+`"`), 1)
-	writeAsset(w, "text/html; charset=utf-8", html)
+	writeAsset(w, "text/html; charset=utf-8", pages()[mode])
 }
 
 // pageAsset serves one of the page's files.
 func (s *server) pageAsset(w http.ResponseWriter, r *http.Request) {
-	body, err := webFiles.ReadFile("web" + r.URL.Path)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeAsset(w, pageAssets[r.URL.Path], body)
+	writeAsset(w, pageAssets[r.URL.Path], files()[r.URL.Path])
 }
 
 func writeAsset(w http.ResponseWriter, contentType string, body []byte) {

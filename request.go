@@ -253,34 +253,45 @@ func versionOf(tag string) (int64, bool) {
 // listParameters are the query parameters of GET /v1/todos.
 var listParameters = []string{"completed", "list_id", "q", "due_before", "due_after", "updated_since", "sort", "limit", "cursor"}
 
+// queryParameters reads a query string in which only the parameters named
+// in allowed may appear, each once: it returns those, and the problems of
+// the others (the whole query, when it does not parse).
+func queryParameters(rawQuery string, allowed ...string) (url.Values, []FieldError) {
+	values, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, []FieldError{{"query", "is not a valid query string"}}
+	}
+	var problems []FieldError
+	for name, vs := range values {
+		switch {
+		case name == "":
+			problems = append(problems, FieldError{"query", "has a parameter without a name"})
+		case !slices.Contains(allowed, name):
+			problems = append(problems, FieldError{name, "is not a parameter of this route"})
+		case len(vs) > 1:
+			problems = append(problems, FieldError{name, "is given more than once"})
+		default:
+			continue
+		}
+		delete(values, name)
+	}
+	return values, problems
+}
+
 // parseFilter reads a query string into a Filter. Only the parameters named
 // in allowed may appear; every bad or unknown one is named in the error.
 func parseFilter(rawQuery string, allowed ...string) (Filter, error) {
 	f := Filter{Sort: SortByID}
-	values, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return f, queryError([]FieldError{{"query", "is not a valid query string"}})
-	}
-	var problems []FieldError
-	bad := func(name, message string) { problems = append(problems, FieldError{name, message}) }
+	values, problems := queryParameters(rawQuery, allowed...)
 	for name, vs := range values {
-		switch {
-		case name == "":
-			bad("query", "has a parameter without a name")
-		case !slices.Contains(allowed, name):
-			bad(name, "is not a parameter of this route")
-		case len(vs) > 1:
-			bad(name, "is given more than once")
-		default:
-			if message := setListParameter(&f, name, vs[0]); message != "" {
-				bad(name, message)
-			}
+		if message := setListParameter(&f, name, vs[0]); message != "" {
+			problems = append(problems, FieldError{name, message})
 		}
 	}
 	if cursor := values.Get("cursor"); values.Has("cursor") && problems == nil {
 		var ok bool
 		if f.After, ok = decodeCursor(f, cursor); !ok {
-			bad("cursor", "is not a cursor of this list; take it from the next link")
+			problems = append(problems, FieldError{"cursor", "is not a cursor of this list; take it from the next link"})
 		}
 	}
 	if problems != nil {

@@ -235,6 +235,19 @@ func (s *Store) read(ctx context.Context, op string, fn func(ctx context.Context
 	})
 }
 
+// snapshot is read with a read-only transaction: one snapshot for every
+// query of fn.
+func (s *Store) snapshot(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.read(ctx, op, func(ctx context.Context, conn *sql.Conn) error {
+		tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() // it wrote nothing
+		return fn(ctx, tx)
+	})
+}
+
 // withReader runs fn on a connection of the read pool, once the request has
 // its place among those at the database (enter).
 func (s *Store) withReader(ctx context.Context, fn func(conn *sql.Conn) error) error {

@@ -137,17 +137,10 @@ var errSyncExpired = Errorf(EEXPIRED, "the sync token is older than the change l
 // changes and maxPageBytes of todos, in order, and whether more follow. A
 // full sync gives every list and todo user can read now.
 func (s *Store) Changes(ctx context.Context, user int64, after ChangeCursor, limit int) (changes []Change, next ChangeCursor, more bool, err error) {
-	err = s.withReader(ctx, func(conn *sql.Conn) error {
-		ctx, cancel := context.WithTimeout(ctx, s.Timeout)
-		defer cancel()
-		tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot for every query
-		if err != nil {
-			return s.dbError(ctx, "changes", err)
-		}
-		defer tx.Rollback()
+	err = s.snapshot(ctx, "changes", func(ctx context.Context, tx *sql.Tx) error {
 		var pruned int64
 		if err := tx.QueryRowContext(ctx, "SELECT value, pruned FROM sequence").Scan(&next.Seq, &pruned); err != nil {
-			return s.dbError(ctx, "changes", err)
+			return err
 		}
 		if !after.Full && after.Seq < pruned {
 			return errSyncExpired
@@ -155,9 +148,9 @@ func (s *Store) Changes(ctx context.Context, user int64, after ChangeCursor, lim
 		if after.Full && after.Order == 0 {
 			after.Seq = next.Seq // the first page of a full sync: it ends at the number of now
 		}
-		changes, more, err = feed(ctx, tx, user, after, limit)
-		if err != nil {
-			return s.dbError(ctx, "changes", err)
+		var err error
+		if changes, more, err = feed(ctx, tx, user, after, limit); err != nil {
+			return err
 		}
 		switch {
 		case more && after.Full: // the next page of the full sync, which ends at after.Seq

@@ -63,25 +63,12 @@ func (s *Store) LastSeq(ctx context.Context) (int64, error) {
 // user at once, as one snapshot.
 func (s *Store) Published(ctx context.Context, from int64) (Range, error) {
 	rg := Range{From: from, To: from, Latest: from, Whole: true}
-	err := s.withReader(ctx, func(conn *sql.Conn) error {
-		ctx, cancel := context.WithTimeout(ctx, s.Timeout)
-		defer cancel()
-		tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-		if err != nil {
-			return s.dbError(ctx, "published", err)
-		}
-		defer tx.Rollback()
-		if err := tx.QueryRowContext(ctx, "SELECT value FROM sequence").Scan(&rg.Latest); err != nil {
-			return s.dbError(ctx, "published", err)
-		}
-		if rg.Latest <= from {
-			return nil
+	err := s.snapshot(ctx, "published", func(ctx context.Context, tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, "SELECT value FROM sequence").Scan(&rg.Latest); err != nil || rg.Latest <= from {
+			return err
 		}
 		rg.To = rg.Latest
-		if err := rg.read(ctx, tx); err != nil {
-			return s.dbError(ctx, "published", err)
-		}
-		return nil
+		return rg.read(ctx, tx)
 	})
 	return rg, err
 }
@@ -109,9 +96,8 @@ func (rg *Range) read(ctx context.Context, tx *sql.Tx) error {
 	slices.SortFunc(rg.Changes, func(a, b Change) int { return compareKeys(a.key(false), b.key(false)) })
 	bytes := 0
 	for i, c := range rg.Changes {
-		if bytes += len(c.Todo.Members); c.Seq > rg.To || i == maxPublished || bytes > maxPageBytes {
+		if bytes += len(c.Todo.Members); i == maxPublished || bytes > maxPageBytes {
 			rg.To = min(rg.To, c.Seq-1)
-			rg.Changes = rg.Changes[:i]
 			break
 		}
 	}
@@ -119,8 +105,8 @@ func (rg *Range) read(ctx context.Context, tx *sql.Tx) error {
 		*rg = Range{From: rg.From, To: rg.Latest, Latest: rg.Latest}
 		return nil
 	}
-	for len(rg.Changes) > 0 && rg.Changes[len(rg.Changes)-1].Seq > rg.To {
-		rg.Changes = rg.Changes[:len(rg.Changes)-1]
+	if past := slices.IndexFunc(rg.Changes, func(c Change) bool { return c.Seq > rg.To }); past >= 0 {
+		rg.Changes = rg.Changes[:past]
 	}
 	if err := rg.readReaders(ctx, tx); err != nil {
 		return err
