@@ -53,23 +53,31 @@ func decode(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string)
 		return nil, Errorf(ETOOLARGE, "the body is larger than %d bytes", maxBodyBytes)
 	case err != nil:
 		return nil, &Error{Code: EMALFORMED, Message: "the body could not be read", Err: err}
-	case len(bytes.TrimSpace(body)) == 0:
-		return nil, Errorf(EMALFORMED, "the body is empty; send a JSON object")
-	case !utf8.Valid(body):
-		return nil, Errorf(EMALFORMED, "the body is not valid UTF-8")
-	case bytes.TrimLeft(body, " \t\r\n")[0] != '{' && json.Valid(body):
-		return nil, Errorf(EMALFORMED, "the body must be a JSON object")
+	}
+	return body, decodeObject(body, v, "the body")
+}
+
+// decodeObject reads data, one JSON object, into v (a pointer to a struct);
+// what names data in the messages ("the body", "the line").
+func decodeObject(data []byte, v any, what string) error {
+	switch {
+	case len(bytes.TrimSpace(data)) == 0:
+		return Errorf(EMALFORMED, "%s is empty; send a JSON object", what)
+	case !utf8.Valid(data):
+		return Errorf(EMALFORMED, "%s is not valid UTF-8", what)
+	case bytes.TrimLeft(data, " \t\r\n")[0] != '{' && json.Valid(data):
+		return Errorf(EMALFORMED, "%s must be a JSON object", what)
 	}
 	// Unmarshal finds bad syntax, data after the end and wrong types (and
 	// refuses anything but an object, null aside, which the line above
 	// refused); checkMembers then reads the names again, exactly.
-	if err := json.Unmarshal(body, v); err != nil {
-		return nil, bodyFieldError(err)
+	if err := json.Unmarshal(data, v); err != nil {
+		return fieldError(err, what)
 	}
-	if err := checkMembers(body, v); err != nil {
-		return nil, bodyFieldError(err)
+	if err := checkMembers(data, v); err != nil {
+		return fieldError(err, what)
 	}
-	return body, nil
+	return nil
 }
 
 // checkMembers refuses a member at the top level of body, a valid JSON
@@ -77,11 +85,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string)
 // pointer to a struct): encoding/json would quietly keep the last of two, and
 // take "TITLE" for "title", so two readers of one body could disagree.
 func checkMembers(body []byte, v any) error {
-	var names []string
-	for t, i := reflect.TypeOf(v).Elem(), 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		names = append(names, name)
-	}
+	names := jsonNames(reflect.TypeOf(v).Elem())
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if _, err := dec.Token(); err != nil { // the opening brace
 		return err
@@ -110,9 +114,26 @@ func checkMembers(body []byte, v any) error {
 	return nil
 }
 
-// bodyFieldError turns an error from reading a body into a 400 without Go's
-// words: a field of the wrong type is named, bad syntax is said to be so.
-func bodyFieldError(err error) error {
+// jsonNames are the JSON names of the fields of struct type t, those of its
+// embedded structs included.
+func jsonNames(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" {
+			names = append(names, jsonNames(f.Type)...)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
+}
+
+// fieldError turns an error from reading JSON (what: "the body") into a 400
+// without Go's words: a field of the wrong type is named, bad syntax is said
+// to be so.
+func fieldError(err error, what string) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		want := "of another type"
@@ -124,14 +145,17 @@ func bodyFieldError(err error) error {
 		case reflect.Int64:
 			want = "an integer"
 		}
+		// Field is the path of Go names and JSON names to the value
+		// ("TodoInput.order" in an embedded struct): the last is the member's.
+		field := typeErr.Field[strings.LastIndexByte(typeErr.Field, '.')+1:]
 		return &Error{Code: EMALFORMED, Message: "a field has the wrong type",
-			Fields: []FieldError{{typeErr.Field, "must be " + want}}, Err: err}
+			Fields: []FieldError{{field, "must be " + want}}, Err: err}
 	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: EMALFORMED, Message: "the body is not valid JSON, or has data after its end", Err: err}
+	return &Error{Code: EMALFORMED, Message: what + " is not valid JSON, or has data after its end", Err: err}
 }
 
 func hasMediaType(r *http.Request, mediaTypes []string) bool {
