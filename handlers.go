@@ -17,9 +17,12 @@ import (
 )
 
 const (
-	defaultLimit = 100 // todos in a page when the client names no limit
-	readyTimeout = time.Second
+	defaultLimit      = 100 // todos in a page when the client names no limit
+	readyTimeout      = time.Second
+	importReadTimeout = 5 * time.Minute // 64 MiB at 256 KB/s
 )
+
+var errImportRunning = &Error{Code: EUNAVAILABLE, Message: "an import is running, and one runs at a time; retry in a moment"}
 
 // server holds what the handlers depend on.
 type server struct {
@@ -33,6 +36,7 @@ type server struct {
 	guesses  guessLimiter  // failed sign-ins
 	hashing  chan struct{} // a turn to check a password: see takeTurn
 	events   *hub          // the live events' streams
+	imports  chan struct{} // one per import running: see importTodos
 	metrics  httpMetrics
 
 	handler http.Handler // the routes behind the middleware
@@ -42,7 +46,7 @@ type server struct {
 // middleware chain.
 func newServer(logger *slog.Logger, store *Store, cfg config) *server {
 	s := &server{logger: logger, store: store, cfg: cfg, idPrefix: rand.Text()[:10] + "-", memory: newByteBudget(memoryBudget),
-		hashing: make(chan struct{}, max(1, runtime.NumCPU()/2)), events: newHub(store, logger, appendEvent)}
+		hashing: make(chan struct{}, max(1, runtime.NumCPU()/2)), events: newHub(store, logger, appendEvent), imports: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	// A request passes these in order: observe (request id, recovery, the log
@@ -100,6 +104,10 @@ func (s *server) routes(mux router) {
 }
 
 func (s *server) createTodo(w http.ResponseWriter, r *http.Request) {
+	if hasMediaType(r, []string{"application/x-ndjson"}) {
+		s.importTodos(w, r)
+		return
+	}
 	key, err := idempotencyKey(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -242,6 +250,43 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 		next = s.baseURL(r) + "/v1/todos?" + query.Encode()
 	}
 	writePage(w, body, next)
+}
+
+// importTodos is POST /v1/todos of NDJSON: a bulk import, all or nothing.
+// One runs at a time (the next is 503 at once): it holds what its lines
+// hold, up to maxImportBytes, until it is written.
+func (s *server) importTodos(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r.URL.RawQuery, "list_id")
+	switch {
+	case err != nil:
+	case r.Header.Get("Idempotency-Key") != "":
+		err = &Error{Code: EMALFORMED, Message: "an import takes no Idempotency-Key: it is all or nothing, so a client that is unsure can look before it sends it again",
+			Fields: []FieldError{{"Idempotency-Key", "is not taken by an import"}}}
+	case r.ContentLength > maxImportBytes: // before a byte is read, as for Expect: 100-continue
+		err = Errorf(ETOOLARGE, "the import is larger than %d bytes", maxImportBytes)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	select {
+	case s.imports <- struct{}{}:
+		defer func() { <-s.imports }()
+	default:
+		writeError(w, r, errImportRunning)
+		return
+	}
+	// 64 MiB takes longer to send than a body's read timeout allows.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(importReadTimeout))
+	lines, err := readImport(r.Body)
+	if err == nil {
+		err = s.store.ImportTodos(r.Context(), callerFrom(r.Context()).User, f.ListID, lines)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	encode(w, r, http.StatusCreated, map[string]int{"created": len(lines)})
 }
 
 // exportTodos streams every todo that f selects as NDJSON.

@@ -48,15 +48,18 @@ after(() => { for (const c of children) c.kill('SIGTERM') })
 
 // call sends a request through Prism and checks that the service answered
 // it with status, and that Prism found nothing wrong on the way.
-async function call (method, path, status, { body, headers = {} } = {}) {
+// An ndjson body (a string) is sent as it is, as an import.
+async function call (method, path, status, { body, ndjson, headers = {} } = {}) {
   const res = await fetch(base + path, {
-    method, headers: { ...(body !== undefined && { 'Content-Type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body)
+    method,
+    headers: { ...(body !== undefined && { 'Content-Type': 'application/json' }), ...(ndjson !== undefined && { 'Content-Type': 'application/x-ndjson' }), ...headers },
+    body: ndjson ?? (body === undefined ? undefined : JSON.stringify(body))
   })
   const text = await res.text()
   assert.ok(!text.includes('stoplight.io/prism/errors'), `${method} ${path}: Prism says ${text}`)
   assert.equal(res.status, status, `${method} ${path}: ${text}`)
-  return { res, json: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined }
+  const type = res.headers.get('content-type') ?? ''
+  return { res, json: text && /^application\/(problem\+)?json/.test(type) ? JSON.parse(text) : undefined }
 }
 
 const basic = name => 'Basic ' + Buffer.from(`${name}:${name} password`).toString('base64')
@@ -89,6 +92,11 @@ test('every route of the document, through Prism', async () => {
   await call('PUT', `/v1/lists/${list.id}/members/bob`, 201, { headers: ann, body: { role: 'editor' } })
   await call('PUT', `/v1/lists/${list.id}/members/bob`, 200, { headers: ann, body: { role: 'viewer' } })
   await call('GET', `/v1/lists/${list.id}/members`, 200, { headers: bob })
+  const imported = await call('POST', `/v1/todos?list_id=${list.id}`, 201, { headers: ann, ndjson: '{"title":"pears"}\n{"title":"plums","completed":true}\n' })
+  assert.deepEqual(imported.json, { created: 2 })
+  await call('POST', '/v1/todos', 422, { headers: ann, ndjson: '{"title":"fine"}\nnot json\n' })
+  await call('POST', `/v1/todos?list_id=${list.id}`, 403, { headers: bob, ndjson: '{"title":"a viewer\'s"}' })
+  await call('GET', '/v1/todos', 200, { headers: { ...ann, Accept: 'application/x-ndjson' } })
 
   const { json: todo, res: created } = await call('POST', '/v1/todos', 201, { headers: { ...ann, 'Idempotency-Key': 'k1' }, body: { title: 'apples', list_id: list.id, due: '2030-01-02T03:04:05Z' } })
   await call('POST', '/v1/todos', 201, { headers: { ...ann, 'Idempotency-Key': 'k1' }, body: { title: 'apples', list_id: list.id, due: '2030-01-02T03:04:05Z' } })
