@@ -33,6 +33,10 @@ var passwordIterations = 600_000
 // there are no accounts. The first account made is it, given a name.
 const BuiltinUser = 1
 
+// Everyone is the reader of the command line's export: every list is its.
+// No account has its id, and it is not the zero Caller's (who reads nothing).
+const Everyone = -1
+
 // User is an account, or the built-in user before accounts (Name "").
 type User struct {
 	ID        int64     `json:"id"`

@@ -1,9 +1,10 @@
 package main
 
 // The binary as its own tool: the commands that manage accounts (todo user
-// add|passwd|rm|list), run beside a service on the same database or without
-// one. A running service sees what they change within a second
-// (Store.watch).
+// add|passwd|rm|list), back up and restore the database, export and import
+// todos, and ask a running service whether it is ready. All but restore run
+// beside a service on the same database, or without one; a running service
+// sees what they change within a second (Store.watch).
 
 import (
 	"bufio"
@@ -12,38 +13,86 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
-// isCommand reports whether args name a command rather than the service's flags.
-func isCommand(args []string) bool { return len(args) > 0 && args[0] == "user" }
+// commandNames are the commands; any other first argument is the service's.
+var commandNames = []string{"user", "backup", "restore", "export", "import", "healthcheck"}
 
-// runCommand runs the command that args name: "user", then what to do.
+// isCommand reports whether args name a command rather than the service's flags.
+func isCommand(args []string) bool { return len(args) > 0 && slices.Contains(commandNames, args[0]) }
+
+// cmdline is what a command reads and writes.
+type cmdline struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// runCommand runs the command that args name.
 func runCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) < 2 {
-		return errors.New("usage: todo user add|passwd|rm|list [-db FILE] [NAME]")
+	c := &cmdline{getenv, stdin, stdout, stderr}
+	switch args[0] {
+	case "user":
+		return c.user(ctx, args[1:])
+	case "backup", "restore":
+		return c.backupOrRestore(ctx, args[0], args[1:])
+	case "export":
+		return c.export(ctx, args[1:])
+	case "import":
+		return c.importFile(ctx, args[1:])
+	default:
+		return c.healthcheck(ctx, args[1:])
 	}
-	fs := flag.NewFlagSet("todo user "+args[1], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := getenv("TODO_DB")
-	if db == "" {
-		db = "todo.db"
+}
+
+// flags returns the flag set of command name, with -db (TODO_DB) in db.
+func (c *cmdline) flags(name string, db *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("todo "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	*db = c.getenv("TODO_DB")
+	if *db == "" {
+		*db = "todo.db"
 	}
-	fs.StringVar(&db, "db", db, "SQLite file (TODO_DB)")
-	admin := false
-	if args[1] == "add" {
-		fs.BoolVar(&admin, "admin", false, "the account is an admin (the first one always is)")
-	}
-	if err := fs.Parse(args[2:]); err != nil {
+	fs.StringVar(db, "db", *db, "SQLite file (TODO_DB)")
+	return fs
+}
+
+// parse parses args into fs, which must leave n arguments.
+func parse(fs *flag.FlagSet, args []string, n int) error {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() != n {
+		return fmt.Errorf("%s takes %d argument(s), not %d", fs.Name(), n, fs.NArg())
+	}
+	return nil
+}
+
+// user is todo user add|passwd|rm|list [-db FILE] [NAME].
+func (c *cmdline) user(ctx context.Context, args []string) error {
+	if len(args) < 1 {
+		return errors.New("usage: todo user add|passwd|rm|list [-db FILE] [NAME]")
+	}
+	var db string
+	fs := c.flags("user "+args[0], &db)
+	admin := false
+	if args[0] == "add" {
+		fs.BoolVar(&admin, "admin", false, "the account is an admin (the first one always is)")
+	}
 	wantArgs := 1
-	if args[1] == "list" {
+	if args[0] == "list" {
 		wantArgs = 0
 	}
-	if fs.NArg() != wantArgs {
-		return fmt.Errorf("todo user %s takes %d argument(s), not %d", args[1], wantArgs, fs.NArg())
+	if err := parse(fs, args[1:], wantArgs); err != nil {
+		return err
 	}
 	name := fs.Arg(0)
 	if wantArgs == 1 {
@@ -56,7 +105,171 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer store.Close()
-	return userCommand(ctx, store, args[1], name, admin, stdin, stdout)
+	return userCommand(ctx, store, args[0], name, admin, c.stdin, c.stdout)
+}
+
+// backupOrRestore is todo backup FILE and todo restore FILE.
+func (c *cmdline) backupOrRestore(ctx context.Context, cmd string, args []string) error {
+	var db string
+	fs := c.flags(cmd, &db)
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	file := fs.Arg(0)
+	if cmd == "backup" {
+		if err := backupDatabase(ctx, db, file); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "backed up %s to %s\n", db, file)
+		return nil
+	}
+	migrations, err := parseMigrations(schemaSQL, goSteps)
+	if err != nil {
+		return err
+	}
+	if err := restoreDatabase(ctx, db, file, len(migrations)); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "restored %s from %s\n", db, file)
+	return nil
+}
+
+// export is todo export [-user NAME] [-list ID]: the NDJSON export of every
+// todo (that NAME can read) to standard output.
+func (c *cmdline) export(ctx context.Context, args []string) error {
+	var db string
+	fs := c.flags("export", &db)
+	name := fs.String("user", "", "only the todos this account can read")
+	list := fs.Int64("list", 0, "only the todos of this list")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	store, err := openSharedStore(db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	user, err := c.account(ctx, store, *name, Everyone)
+	if err != nil {
+		return err
+	}
+	collection := c.baseURL() + "/v1/todos/"
+	out := bufio.NewWriter(c.stdout)
+	var buf []byte
+	each := func(t RenderedTodo) bool {
+		buf = append(t.AppendJSON(buf, collection), '\n')
+		return len(buf) >= exportBatch
+	}
+	flush := func() error {
+		_, err := out.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	err = store.ExportTodos(ctx, user, Filter{ListID: *list, Sort: SortByID}, each, flush)
+	if err == nil {
+		err = flush()
+	}
+	return commandError(errors.Join(err, out.Flush()))
+}
+
+// importFile is todo import [-user NAME] [-list ID] FILE: the bulk import of
+// FILE ("-": standard input), all or nothing.
+func (c *cmdline) importFile(ctx context.Context, args []string) error {
+	var db string
+	fs := c.flags("import", &db)
+	name := fs.String("user", "", "the account whose todos they become (default: the built-in user, or the first account)")
+	list := fs.Int64("list", 0, "the list they go in (default: the account's default list, or each line's list_id)")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	in := c.stdin
+	if file := fs.Arg(0); file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	store, err := openSharedStore(db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	user, err := c.account(ctx, store, *name, BuiltinUser)
+	if err != nil {
+		return err
+	}
+	lines, err := readImport(in)
+	if err == nil {
+		err = store.ImportTodos(ctx, user, *list, lines)
+	}
+	if err != nil {
+		return commandError(err)
+	}
+	fmt.Fprintf(c.stdout, "imported %d todos\n", len(lines))
+	return nil
+}
+
+// account is the id of the account name, or otherwise when name is "".
+func (c *cmdline) account(ctx context.Context, store *Store, name string, otherwise int64) (int64, error) {
+	if name == "" {
+		return otherwise, nil
+	}
+	u, _, err := store.FindAccount(ctx, name)
+	return u.ID, commandError(err)
+}
+
+// baseURL is the service's public URL, for the url of an exported todo.
+func (c *cmdline) baseURL() string {
+	if base := c.getenv("TODO_BASE_URL"); base != "" {
+		return strings.TrimSuffix(base, "/")
+	}
+	return "http://" + c.localAddr(c.getenv("TODO_ADDR"))
+}
+
+// localAddr is addr ("" for the default) as a client on the same machine
+// reaches it: a listener on every address is reached on loopback.
+func (c *cmdline) localAddr(addr string) string {
+	if addr == "" {
+		addr = "localhost:8080"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// healthcheck is todo healthcheck [-addr ADDR]: exit 0 when the service at
+// ADDR answers /readyz with 200 (a container's health check has no curl).
+func (c *cmdline) healthcheck(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("todo healthcheck", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	addr := fs.String("addr", c.getenv("TODO_ADDR"), "the service's listen address (TODO_ADDR)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + c.localAddr(*addr) + "/readyz"
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("not ready: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: %s answered %s", url, resp.Status)
+	}
+	fmt.Fprintf(c.stdout, "ready: %s\n", url)
+	return nil
 }
 
 // userCommand does what todo user CMD NAME asks of store.
@@ -116,11 +329,20 @@ func readPassword(r io.Reader) (string, error) {
 	return password, nil
 }
 
-// commandError is err as one line for a person: an *Error's message, or err.
+// commandError is err as one line for a person: an *Error's message and
+// its fields, or err.
 func commandError(err error) error {
 	var e *Error
-	if errors.As(err, &e) && e.Code != EINTERNAL {
-		return errors.New(e.Message)
+	if !errors.As(err, &e) || e.Code == EINTERNAL {
+		return err
 	}
-	return err
+	message := e.Message
+	for i, f := range e.Fields {
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		message += sep + f.Field + " " + f.Message
+	}
+	return errors.New(message)
 }

@@ -194,6 +194,9 @@ func (s *Store) ListTodos(ctx context.Context, user int64, f Filter, each func(t
 // account's that shares none), f names that one, and the query need not ask
 // the roles of every row (listQuery).
 func (s *Store) narrow(ctx context.Context, user int64, f Filter) (Filter, error) {
+	if user == Everyone {
+		return f, nil
+	}
 	roles, err := s.roles(ctx, user)
 	switch {
 	case err != nil:
@@ -264,16 +267,19 @@ var sortExpr = map[SortKey]string{
 
 // listQuery builds the SELECT for f among the todos user can read: those of
 // f.ListID, which the store has checked user can read (narrow), or else of
-// every list the roles view gives user. Paging is by keyset (the last row's
+// every list the roles view gives user (of every list, for Everyone). Paging is by keyset (the last row's
 // sort value and id), so that a page costs the same deep in the list as at
 // its head, and a row inserted meanwhile is neither skipped nor repeated.
 func listQuery(user int64, f Filter) (string, []any) {
 	// The unary + keeps SQLite from reading by the index of list_id, which
 	// would then sort the rows: a page goes by the sort's index.
-	where := []string{"+list_id IN (SELECT list_id FROM roles WHERE user_id = ?)"}
-	args := []any{user}
-	if f.ListID != 0 {
+	var where []string
+	var args []any
+	switch {
+	case f.ListID != 0:
 		where, args = []string{"+list_id = ?"}, []any{f.ListID}
+	case user != Everyone:
+		where, args = []string{"+list_id IN (SELECT list_id FROM roles WHERE user_id = ?)"}, []any{user}
 	}
 	if f.Completed != nil {
 		where, args = append(where, "completed = ?"), append(args, *f.Completed)
@@ -308,7 +314,9 @@ func listQuery(user int64, f Filter) (string, []any) {
 
 	var q strings.Builder
 	q.WriteString("SELECT id, version, list_id, " + key + ", json FROM todos")
-	q.WriteString(" WHERE " + strings.Join(where, " AND "))
+	if len(where) > 0 {
+		q.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
 	if f.Sort == SortByID {
 		q.WriteString(" ORDER BY id " + dir)
 	} else {
