@@ -249,7 +249,7 @@ func (s *server) listTodos(w http.ResponseWriter, r *http.Request) {
 		query.Set("cursor", encodeCursor(f, page.last))
 		next = s.baseURL(r) + "/v1/todos?" + query.Encode()
 	}
-	writePage(w, body, next)
+	s.compressed(w, r, len(body), func(w http.ResponseWriter) { writePage(w, body, next) })
 }
 
 // importTodos is POST /v1/todos of NDJSON: a bulk import, all or nothing.
@@ -295,8 +295,10 @@ func (s *server) exportTodos(w http.ResponseWriter, r *http.Request, f Filter) {
 		writeError(w, r, err)
 		return
 	}
-	stream := newNDJSONStream(w, s.collectionURL(r))
-	stream.end(r, s.store.ExportTodos(r.Context(), callerFrom(r.Context()).User, f, stream.add, stream.flush))
+	s.compressed(w, r, -1, func(w http.ResponseWriter) {
+		stream := newNDJSONStream(w, s.collectionURL(r))
+		stream.end(r, s.store.ExportTodos(r.Context(), callerFrom(r.Context()).User, f, stream.add, stream.flush))
+	})
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -70,6 +70,17 @@ func (b *byteBudget) take(ctx context.Context, n int64) error {
 	}
 }
 
+// tryTake takes n bytes if they are free now, and reports whether it did.
+func (b *byteBudget) tryTake(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.free < n {
+		return false
+	}
+	b.free -= n
+	return true
+}
+
 // give gives n bytes back, and wakes the requests waiting for some.
 func (b *byteBudget) give(n int64) {
 	b.mu.Lock()

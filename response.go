@@ -170,6 +170,12 @@ func (st *ndjsonStream) flush() error {
 	st.sent = true
 	err := writePieces(st.w, st.rc, st.buf)
 	st.buf = st.buf[:0]
+	if err == nil {
+		// What a compressor holds goes too: the client has every line so far.
+		if err = st.rc.Flush(); errors.Is(err, http.ErrNotSupported) {
+			err = nil
+		}
+	}
 	return err
 }
 
