@@ -33,7 +33,7 @@ func TestCORS(t *testing.T) {
 
 	off := newTestServer(t, config{})
 	r := off.do(t, "GET", "/v1/todos", "", "Origin", "https://app.example")
-	if r.header.Get("Access-Control-Allow-Origin") != "" || r.header.Get("Vary") != "" {
+	if r.header.Get("Access-Control-Allow-Origin") != "" || strings.Contains(r.header.Get("Vary"), "Origin") {
 		t.Errorf("CORS headers without configuration: %v", r.header)
 	}
 	off.do(t, "OPTIONS", "/v1/todos", "", preflight...).problem(t, http.StatusMethodNotAllowed)
