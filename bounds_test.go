@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -162,7 +163,8 @@ func vmHWM(t *testing.T, pid int) int64 {
 
 // TestMemoryStaysBounded: the service, as a process, beside 20 clients that
 // ask for pages of a thousand large todos and read nothing, 4 exports that
-// read nothing, and 300 clients that send bodies of 1 MiB at once, stays
+// read nothing, 300 clients that send bodies of 1 MiB at once and an import
+// of 64 MiB, stays
 // under 256 MiB of resident memory (the pages alone took it to 1.5 GB, the
 // bodies to 600 MB); a health check is answered beside them.
 func TestMemoryStaysBounded(t *testing.T) {
@@ -198,6 +200,16 @@ func TestMemoryStaysBounded(t *testing.T) {
 			io.WriteString(conn, fmt.Sprintf("POST /v1/todos HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
 		})
 	}
+	// And the largest import there may be: 64 MiB of todos with notes.
+	line := `{"title":"imported","notes":"` + strings.Repeat("日", maxNotesLen) + `"}` + "\n"
+	imported := strings.Repeat(line, maxImportBytes/len(line))
+	wg.Go(func() {
+		status, body, _, err := c.send("POST", "/v1/todos", imported, "Content-Type", "application/x-ndjson")
+		if err != nil || status != http.StatusCreated {
+			t.Errorf("the import beside them: %d %.200s %v", status, body, err)
+		}
+		t.Logf("the import of %d MB beside them: %d %s", len(imported)>>20, status, bytes.TrimSpace(body))
+	})
 	wg.Wait()
 	time.Sleep(3 * time.Second) // the pages are built a few at a time: until all are
 	if status, body, _, err := c.send("GET", "/readyz", ""); err != nil || status != http.StatusOK {
