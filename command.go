@@ -144,15 +144,11 @@ func (c *cmdline) export(ctx context.Context, args []string) error {
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	store, err := openSharedStore(db)
+	store, user, err := c.openAs(ctx, db, *name, Everyone)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	user, err := c.account(ctx, store, *name, Everyone)
-	if err != nil {
-		return err
-	}
 	collection := c.baseURL() + "/v1/todos/"
 	out := bufio.NewWriter(c.stdout)
 	var buf []byte
@@ -191,15 +187,11 @@ func (c *cmdline) importFile(ctx context.Context, args []string) error {
 		defer f.Close()
 		in = f
 	}
-	store, err := openSharedStore(db)
+	store, user, err := c.openAs(ctx, db, *name, BuiltinUser)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	user, err := c.account(ctx, store, *name, BuiltinUser)
-	if err != nil {
-		return err
-	}
 	lines, err := readImport(in)
 	if err == nil {
 		err = store.ImportTodos(ctx, user, *list, lines)
@@ -211,13 +203,19 @@ func (c *cmdline) importFile(ctx context.Context, args []string) error {
 	return nil
 }
 
-// account is the id of the account name, or otherwise when name is "".
-func (c *cmdline) account(ctx context.Context, store *Store, name string, otherwise int64) (int64, error) {
-	if name == "" {
-		return otherwise, nil
+// openAs opens the database at db beside any service, and finds the
+// account name: its id, or otherwise when name is "".
+func (c *cmdline) openAs(ctx context.Context, db, name string, otherwise int64) (*Store, int64, error) {
+	store, err := openSharedStore(db)
+	if err != nil || name == "" {
+		return store, otherwise, err
 	}
 	u, _, err := store.FindAccount(ctx, name)
-	return u.ID, commandError(err)
+	if err != nil {
+		store.Close()
+		return nil, 0, commandError(err)
+	}
+	return store, u.ID, nil
 }
 
 // baseURL is the service's public URL, for the url of an exported todo.
