@@ -223,12 +223,12 @@ func (c *cmdline) baseURL() string {
 	if base := c.getenv("TODO_BASE_URL"); base != "" {
 		return strings.TrimSuffix(base, "/")
 	}
-	return "http://" + c.localAddr(c.getenv("TODO_ADDR"))
+	return "http://" + localAddr(c.getenv("TODO_ADDR"))
 }
 
 // localAddr is addr ("" for the default) as a client on the same machine
 // reaches it: a listener on every address is reached on loopback.
-func (c *cmdline) localAddr(addr string) string {
+func localAddr(addr string) string {
 	if addr == "" {
 		addr = "localhost:8080"
 	}
@@ -253,7 +253,7 @@ func (c *cmdline) healthcheck(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	url := "http://" + c.localAddr(*addr) + "/readyz"
+	url := "http://" + localAddr(*addr) + "/readyz"
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		return err

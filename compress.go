@@ -73,20 +73,24 @@ func (g *gzipResponse) FlushError() error {
 func (g *gzipResponse) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 // acceptsGzip reports whether r's Accept-Encoding takes gzip (RFC 9110
-// §12.5.3): gzip (or x-gzip, or *) named with no q, or a q above 0.
+// §12.5.3): gzip (or x-gzip) with a q above 0, or, when it is not named, *.
 func acceptsGzip(r *http.Request) bool {
+	named, star := -1.0, -1.0 // the weights given, -1 for none
 	for _, header := range r.Header.Values("Accept-Encoding") {
 		for part := range strings.SplitSeq(header, ",") {
 			coding, params, _ := strings.Cut(part, ";")
 			switch strings.ToLower(strings.TrimSpace(coding)) {
-			case "gzip", "x-gzip", "*":
-				if qValue(params) > 0 {
-					return true
-				}
+			case "gzip", "x-gzip":
+				named = max(named, qValue(params))
+			case "*":
+				star = max(star, qValue(params))
 			}
 		}
 	}
-	return false
+	if named >= 0 {
+		return named > 0
+	}
+	return star > 0
 }
 
 // qValue is the weight in the parameters of a coding: 1 when none is given,

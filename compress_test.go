@@ -63,7 +63,7 @@ func TestCompression(t *testing.T) {
 		}
 		t.Logf("%s %s: %d bytes, %d compressed", path, accept, len(plain), len(packed))
 	}
-	for _, encoding := range []string{"gzip;q=0", "identity", "deflate, br"} {
+	for _, encoding := range []string{"gzip;q=0", "identity", "deflate, br", "gzip;q=0, *"} {
 		if resp, _, _ := ts.getRaw(t, "/v1/todos?limit=100", "Accept-Encoding", encoding); resp.Header.Get("Content-Encoding") != "" {
 			t.Errorf("Accept-Encoding %q: Content-Encoding %q", encoding, resp.Header.Get("Content-Encoding"))
 		}

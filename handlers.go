@@ -19,7 +19,7 @@ import (
 const (
 	defaultLimit      = 100 // todos in a page when the client names no limit
 	readyTimeout      = time.Second
-	importReadTimeout = 5 * time.Minute // 64 MiB at 256 KB/s
+	importReadTimeout = 5 * time.Minute // 64 MiB at about 220 KB/s
 )
 
 var errImportRunning = &Error{Code: EUNAVAILABLE, Message: "an import is running, and one runs at a time; retry in a moment"}

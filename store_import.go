@@ -47,7 +47,6 @@ func (s *Store) ImportTodos(ctx context.Context, user, into int64, lines []Impor
 func (s *Store) placeImport(ctx context.Context, tx *sql.Tx, user, into int64, lines []ImportLine) error {
 	writable := map[int64]bool{}
 	var problems []FieldError
-	bad := 0
 	for i := range lines {
 		t := &lines[i].Todo
 		switch {
@@ -69,13 +68,12 @@ func (s *Store) placeImport(ctx context.Context, tx *sql.Tx, user, into int64, l
 				ok, writable[t.ListID] = err == nil, err == nil
 			}
 			if !ok {
-				bad++
 				problems = append(problems, FieldError{fmt.Sprintf("line %d: list_id", lines[i].Line), "must be the id of a list you can write"})
 			}
 		}
 	}
-	if bad > 0 {
-		return invalidImport(problems, bad)
+	if problems != nil {
+		return invalidImport(problems, len(problems)) // one a line
 	}
 	return nil
 }
